@@ -1,0 +1,19 @@
+"""course_lib: the helper package of "Attention and Transformers, step by step".
+
+The notebooks are the textbook; this package is its appendix. Modules follow the course order:
+
+    device      choose CPU/CUDA/MPS and seed everything (`setup`)            notebook 00
+    softmax     scores to probabilities                                      notebook 00
+    training    the one training loop, `fit`, and its `History`              every notebook
+    plots       loss curves and attention heatmaps                           every notebook
+    check       one checker per graded exercise (`check.softmax(softmax)`)   every notebook
+
+and, for instructors: `authoring` (solutions -> student notebooks), `grading` (grade submissions),
+`execution` (run notebooks headless). Command line: `python -m course_lib --help`.
+"""
+
+from .device import choose_device, environment_report, seed_everything, setup
+from .training import History, fit
+
+__all__ = ["History", "choose_device", "environment_report", "fit", "seed_everything", "setup"]
+__version__ = "0.1.0"

@@ -1,0 +1,228 @@
+"""How a check works: run the learner's function and the reference on the same cases, and when
+they disagree, say *why* where we can.
+
+A checker for an exercise is a list of `Case`s, the reference implementation, and a catalogue of
+known mistakes (`Mistake`: a wrong implementation a learner is likely to write, with a hint). When
+the learner's output differs from the reference, the checker looks for the mistake whose output it
+matches, then asks the exercise's own `diagnose` function (properties such as "rows sum to 1"),
+and only then falls back to "expected X, got Y at index ...".
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """The learner's function gave a wrong answer; the message names the likely mistake."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of printing a long traceback: the message is what matters.
+        return [f"CheckFailed: {self}"]
+
+
+@dataclass
+class Case:
+    """One input to an exercise: positional and keyword arguments, and how to describe them."""
+
+    args: tuple
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None  # how the failure message names this case; derived if None
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        parts = [describe_value(value) for value in self.args]
+        parts += [f"{key}={describe_value(value)}" for key, value in self.kwargs.items()]
+        return ", ".join(parts)
+
+
+@dataclass
+class Mistake:
+    """A likely wrong implementation (same arguments as the exercise) and the hint it earns."""
+
+    hint: str
+    wrong_implementation: Callable[..., Any]
+
+
+def describe_value(value: Any) -> str:
+    """Short description of an argument: small tensors in full, larger ones by shape and dtype."""
+    if isinstance(value, torch.Tensor):
+        dtype = "" if value.dtype == torch.float32 else f", dtype={value.dtype}"
+        if value.numel() <= 6:
+            return f"{value.tolist()}" + (f" ({value.dtype})" if dtype else "")
+        return f"a tensor of shape {tuple(value.shape)}{dtype}"
+    return repr(value)
+
+
+def passed(name: str, detail: str) -> None:
+    """The one line a check prints when it passes."""
+    print(f"✅ {name}: {detail}")
+
+
+def require_function(candidate: Any, name: str) -> Callable:
+    """Fail early, with advice, when a check is handed something that is not a function."""
+    if callable(candidate):
+        return candidate
+    raise CheckFailed(
+        f"check.{name} expects your function itself, as in check.{name}({name}); it got a "
+        f"{type(candidate).__name__}. Did you call the function (`{name}(...)`) instead of "
+        "passing it?"
+    )
+
+
+def call_learner(fn: Callable, name: str, case: Case, signature: str) -> Any:
+    """Call the learner's function on a fresh copy of `case`; turn any exception into advice."""
+    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise CheckFailed(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
+        ) from None
+    except CheckFailed:
+        raise
+    except TypeError as error:
+        message = str(error)
+        advice = ""
+        if "argument" in message:
+            advice = f" Keep the signature the exercise gives: {signature}."
+        raise CheckFailed(
+            f"{name}({case.describe()}) raised TypeError: {message}.{advice}"
+        ) from error
+    except Exception as error:  # the learner's code may raise anything; report it plainly
+        advice = ""
+        if "must match the size" in str(error) or "broadcast" in str(error):
+            advice = (
+                " The shapes in one of your operations don't fit together: when you reduce"
+                " a dimension (sum, max) and then combine with the input, keep it with"
+                " keepdim=True."
+            )
+        raise CheckFailed(
+            f"{name}({case.describe()}) raised {type(error).__name__}: {error}.{advice}"
+        ) from error
+
+
+def _close(got: Any, expected: torch.Tensor, atol: float, rtol: float) -> bool:
+    return (
+        isinstance(got, torch.Tensor)
+        and got.shape == expected.shape
+        and torch.allclose(got.detach().to(expected.dtype), expected, atol=atol, rtol=rtol)
+    )
+
+
+def first_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
+    """Where two same-shape tensors differ most, in words."""
+    difference = (got.detach().double() - expected.double()).abs()
+    difference = torch.nan_to_num(difference, nan=float("inf"))
+    flat_index = int(difference.argmax())
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat_index), got.shape))
+    return (
+        f"at index {index} expected {expected.flatten()[flat_index].item():.6g}, got "
+        f"{got.detach().flatten()[flat_index].item():.6g}"
+    )
+
+
+def matching_mistake(
+    got: Any, mistakes: Sequence[Mistake], case: Case, atol: float, rtol: float
+) -> str | None:
+    """The hint of the first known mistake whose output equals the learner's output."""
+    for mistake in mistakes:
+        try:
+            wrong = mistake.wrong_implementation(*case.args, **case.kwargs)
+        except Exception:  # this mistake cannot even run on this input, so it is not the one
+            continue
+        if isinstance(wrong, torch.Tensor) and _close(got, wrong, atol, rtol):
+            return mistake.hint
+    return None
+
+
+def run_cases(
+    name: str,
+    learner_fn: Callable,
+    reference_fn: Callable,
+    cases: Sequence[Case],
+    *,
+    signature: str,
+    mistakes: Sequence[Mistake] = (),
+    diagnose: Callable[[torch.Tensor, torch.Tensor, Case], str | None] | None = None,
+    atol: float,
+    rtol: float,
+    differentiable: bool = True,
+) -> int:
+    """Compare `learner_fn` with `reference_fn` on every case; raise `CheckFailed` on the first
+    disagreement with the most specific hint available. Returns the number of cases checked.
+
+    The learner's function gets copies of the inputs, so changing an input in place is caught
+    rather than spoiling the next case. With `differentiable`, the output must stay connected to
+    the autograd graph (later notebooks backpropagate through these functions).
+    """
+    for case in cases:
+        expected = reference_fn(*case.args, **case.kwargs)
+        originals = copy.deepcopy(case.args)
+        got = call_learner(
+            fn=_watch_inputs(learner_fn, originals), name=name, case=case, signature=signature
+        )
+        where = f"{name}({case.describe()})"
+        if not isinstance(got, torch.Tensor):
+            kind = type(got).__name__
+            advice = " (did you forget `return`?)" if got is None else ""
+            raise CheckFailed(f"{where} returned a {kind}{advice}; it should return a torch.Tensor")
+        if _close(got, expected, atol, rtol):
+            if got.dtype != expected.dtype:
+                raise CheckFailed(
+                    f"{where} returned dtype {got.dtype} but the input was {expected.dtype}: "
+                    "keep the input's dtype (avoid creating new tensors with a fixed dtype)"
+                )
+            continue
+        hint = matching_mistake(got, mistakes, case, atol, rtol)
+        if hint is None and diagnose is not None and got.shape == expected.shape:
+            hint = diagnose(got.detach(), expected, case)
+        if hint is None and got.shape != expected.shape:
+            hint = f"the output has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        if hint is None:
+            hint = first_difference(got, expected)
+        ending = "" if hint.endswith(("?", ".", "!")) else "."
+        raise CheckFailed(
+            f"{where} is wrong: {hint}{ending} (Tolerance: atol={atol:g}, rtol={rtol:g}.)"
+        )
+    if differentiable and cases:
+        _require_autograd(learner_fn, name, cases[0])
+    return len(cases)
+
+
+def _watch_inputs(learner_fn: Callable, originals: tuple) -> Callable:
+    """Wrap the learner's function so that changing an input tensor in place is reported."""
+
+    def watched(*args, **kwargs):
+        result = learner_fn(*args, **kwargs)
+        for position, (before, after) in enumerate(zip(originals, args, strict=False)):
+            if isinstance(before, torch.Tensor) and not torch.equal(before, after.detach()):
+                raise CheckFailed(
+                    f"your function changed its input (argument {position + 1}) in place; "
+                    "build new tensors instead (e.g. `x = x - m`, not `x -= m`)"
+                )
+        return result
+
+    return watched
+
+
+def _require_autograd(learner_fn: Callable, name: str, case: Case) -> None:
+    args = tuple(
+        value.detach().clone().requires_grad_(True)
+        if isinstance(value, torch.Tensor) and value.is_floating_point()
+        else value
+        for value in case.args
+    )
+    out = learner_fn(*args, **case.kwargs)
+    if isinstance(out, torch.Tensor) and out.grad_fn is None:
+        raise CheckFailed(
+            f"{name}'s output is cut off from autograd (no gradient can flow back to the input): "
+            "use torch operations only, no .numpy(), .item(), .tolist() or torch.tensor(...) on "
+            "intermediate results"
+        )

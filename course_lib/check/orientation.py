@@ -1,0 +1,120 @@
+"""Checks for notebook 00 (orientation): softmax."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import softmax as reference
+from .framework import Case, Mistake, passed, require_function, run_cases
+
+SOFTMAX_ATOL, SOFTMAX_RTOL = 1e-6, 1e-5
+
+
+def _exp_over_sum(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    return x.exp() / x.exp().sum(dim)  # keepdim forgotten: broadcasts along the wrong axis
+
+
+SOFTMAX_MISTAKES = [
+    Mistake("this is exp(x) without dividing by the sum along `dim`", lambda x, dim=-1: x.exp()),
+    Mistake(
+        "you divided by the sum over the whole tensor; divide by the sum along `dim` only "
+        "(x.exp().sum(dim=dim, keepdim=True))",
+        lambda x, dim=-1: x.exp() / x.exp().sum(),
+    ),
+    Mistake(
+        "the sum lost its dimension, so it was divided along the wrong axis: "
+        "use sum(dim=dim, keepdim=True)",
+        _exp_over_sum,
+    ),
+    Mistake(
+        "you divided by the sum of x, not by the sum of exp(x)",
+        lambda x, dim=-1: x.exp() / x.sum(dim=dim, keepdim=True),
+    ),
+    Mistake(
+        "this is log-softmax (the log of the probabilities): drop the log",
+        lambda x, dim=-1: F.log_softmax(x, dim=dim),
+    ),
+    Mistake(
+        "this is the sigmoid, which squashes each score on its own; softmax divides exp(x) "
+        "by the sum of exp over `dim`",
+        lambda x, dim=-1: torch.sigmoid(x),
+    ),
+]
+
+
+def _diagnose_softmax(got: torch.Tensor, expected: torch.Tensor, case: Case) -> str | None:
+    x = case.args[0]
+    dim = case.kwargs.get("dim", -1) % x.ndim
+    for other in range(x.ndim):
+        if other != dim and torch.allclose(
+            got, reference.softmax(x, dim=other), atol=SOFTMAX_ATOL, rtol=SOFTMAX_RTOL
+        ):
+            if other == x.ndim - 1:
+                return (
+                    f"you normalised along the last dimension but dim={dim} was asked for: "
+                    "does your function ignore its `dim` argument?"
+                )
+            return f"you normalised along dim {other}, but dim={dim} was asked for"
+    if not torch.isfinite(got).all() and torch.isfinite(expected).all():
+        return (
+            "large scores overflow exp() and give nan or inf: subtract the maximum along "
+            "`dim` (keepdim=True) before exp; it does not change the result"
+        )
+    if (got < 0).any():
+        return "probabilities can't be negative"
+    sums = got.sum(dim=dim)
+    if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+        worst = sums.flatten()[(sums - 1).abs().flatten().argmax()].item()
+        return f"the values along dim={dim} should sum to 1, but one group sums to {worst:.4g}"
+    return None
+
+
+def _softmax_cases(seed: int, n_random: int) -> list[Case]:
+    fixed = [
+        Case((torch.tensor([1.0, 2.0, 3.0]),)),
+        Case((torch.tensor([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]),), {"dim": -1}),
+        Case((torch.tensor([[1.0, 2.0, 3.0], [3.0, 1.0, 0.0]]),), {"dim": 0}),
+        Case((torch.arange(24.0).reshape(2, 3, 4) / 7,), {"dim": 1}),
+        Case(
+            (torch.tensor([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1002.0]]),),
+            {"dim": -1},
+            label="very large scores [[1000, 1001, 1002], [-1000, -1001, -1002]]",
+        ),
+        Case((torch.zeros(2, 5),), {"dim": -1}),
+        Case((torch.tensor([5.0]),)),
+        Case((torch.arange(9.0).reshape(3, 3) ** 0.5,), {"dim": -1}),
+        Case((torch.linspace(-2, 2, 12, dtype=torch.float64).reshape(3, 4),), {"dim": -1}),
+    ]
+    generator = torch.Generator().manual_seed(seed)
+    randomised = []
+    for _ in range(n_random):
+        ndim = int(torch.randint(1, 5, (1,), generator=generator))
+        shape = tuple(int(s) for s in torch.randint(1, 6, (ndim,), generator=generator))
+        dim = int(torch.randint(-ndim, ndim, (1,), generator=generator))
+        scale = [0.1, 1.0, 10.0, 50.0][int(torch.randint(0, 4, (1,), generator=generator))]
+        x = torch.randn(shape, generator=generator) * scale
+        randomised.append(Case((x,), {"dim": dim}))
+    return fixed + randomised
+
+
+def softmax(learner_softmax, *, seed: int = 0, n_random: int = 20) -> None:
+    """Check `softmax(x, dim=-1)` against `course_lib.softmax.softmax`."""
+    fn = require_function(learner_softmax, "softmax")
+    cases = _softmax_cases(seed, n_random)
+    run_cases(
+        "softmax",
+        fn,
+        reference.softmax,
+        cases,
+        signature="softmax(x, dim=-1)",
+        mistakes=SOFTMAX_MISTAKES,
+        diagnose=_diagnose_softmax,
+        atol=SOFTMAX_ATOL,
+        rtol=SOFTMAX_RTOL,
+    )
+    passed(
+        "softmax",
+        f"correct on {len(cases) - n_random} fixed and {n_random} random cases "
+        f"(atol={SOFTMAX_ATOL:g}, rtol={SOFTMAX_RTOL:g})",
+    )
