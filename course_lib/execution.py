@@ -22,11 +22,9 @@ INTERRUPT_GRACE_SECONDS = 5.0  # after an interrupt, how long a cell has to stop
 
 
 def kernel_environment(**extra: str) -> dict[str, str]:
-    """The environment of a headless kernel: quiet progress bars, no plot windows."""
+    """The environment of a headless kernel: progress bars silenced."""
     env = dict(os.environ)
-    env.update(
-        {"COURSE_LIB_QUIET": "1", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    )
+    env.update({"COURSE_LIB_QUIET": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
     env.update(extra)
     return env
 

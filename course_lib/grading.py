@@ -168,13 +168,21 @@ def identify_notebook(submission: dict, path: Path, course: dict[str, CourseNote
     best = max(overlap, key=overlap.get, default=None)
     if best is not None and overlap[best] > 0:
         return best
-    for name in course:
-        if name in path.stem or path.stem.startswith(name.split("_")[0] + "_"):
-            return name
+    by_name = notebook_from_file_name(path, course)
+    if by_name is not None:
+        return by_name
     raise SubmissionError(
         "cannot tell which course notebook this is (no known exercise ids, and the file name "
         "does not say): pass --notebook NAME"
     )
+
+
+def notebook_from_file_name(path: Path, course: dict[str, CourseNotebook]) -> str | None:
+    """The course notebook a file name refers to ("00_orientation (2).ipynb"), if any."""
+    for name in course:
+        if name in path.stem or path.stem.startswith(name.split("_")[0] + "_"):
+            return name
+    return None
 
 
 # ---- what to run -----------------------------------------------------------------------------
@@ -299,7 +307,7 @@ def score(steps: list[Step], cell_timeout: float) -> list[ExerciseResult]:
                     exercise.points,
                     exercise.points,
                     True,
-                    lines[-1] if lines else "passed",
+                    lines[-1].removeprefix("✅").strip() if lines else "passed",
                 )
             )
             continue
@@ -338,6 +346,8 @@ def _explain(run: CellRun, cell_timeout: float, checking: bool) -> str:
         return run.evalue
     if run.ename == "CheckFailed":
         return run.evalue
+    if run.ename == "NotImplementedError":
+        return "not done yet: replace `raise NotImplementedError()` with your code"
     message = f"{run.ename}: {run.evalue}" if run.evalue else run.ename
     if run.ename == "NameError":
         message += " (is the exercise cell still there, and did it run without errors?)"
@@ -374,6 +384,7 @@ def grade_submission(
         result.exercises = score(steps, cell_timeout)
     except SubmissionError as error:
         result.error = str(error)
+        result.notebook = result.notebook or notebook_name or notebook_from_file_name(path, course)
     except Exception as error:  # a grader fault must not stop the other submissions
         result.error = f"the grader failed on this submission: {type(error).__name__}: {error}"
     if result.error and result.notebook in course and not result.exercises:
@@ -463,6 +474,11 @@ def write_json(results: list[SubmissionResult], path: Path) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def _spreadsheet_safe(value: str) -> str:
+    """Keep text from a submission from being read as a formula by a spreadsheet."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
 def write_csv(results: list[SubmissionResult], path: Path) -> None:
     """One row per submission: totals, then points and feedback for every exercise seen."""
     exercises: list[str] = []
@@ -489,4 +505,17 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
             for name in exercises:
                 item = by_name.get(name)
                 row += [_points(item.points), item.feedback] if item else ["", ""]
-            writer.writerow(row)
+            writer.writerow([_spreadsheet_safe(value) for value in row])
+
+
+def grade_file(path: str | Path, solutions_dir: Path | None = None, **options) -> SubmissionResult:
+    """Grade one notebook file and print its report: what a learner runs on their own work."""
+    from .paths import SOLUTIONS_DIR
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist (is the notebook saved under that name?)")
+    course = load_course(solutions_dir or SOLUTIONS_DIR)
+    result = grade_submission(path, course, label=path.name, **options)
+    print(format_result(result))
+    return result

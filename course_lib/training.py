@@ -175,10 +175,12 @@ def fit(
         model.train()
         metrics = _as_metrics(result)
         history.evaluations.append({"step": step, **metrics})
-        bar.set_postfix(
-            loss=f"{history.losses[-1]:.4g}" if history.losses else "-",
-            **{name: f"{value:.4g}" for name, value in metrics.items()},
-        )
+        show_progress()
+
+    def show_progress() -> None:
+        shown = {"train loss": f"{history.losses[-1]:.4g}"} if history.losses else {}
+        shown.update(_format(history.last_evaluation))
+        bar.set_postfix(shown)
 
     def finished() -> bool:
         return (
@@ -220,7 +222,7 @@ def fit(
                 if evaluate is not None and eval_every and step % eval_every == 0:
                     run_evaluation()
                 elif step % 10 == 0:
-                    bar.set_postfix(loss=f"{loss:.4g}", **_format(history.last_evaluation))
+                    show_progress()
                 if checkpoint_every and step % checkpoint_every == 0:
                     save()
                 if finished():

@@ -1,0 +1,174 @@
+"""The grader, on a tiny two-exercise course and on every kind of broken submission.
+
+One run of the real command grades a whole folder of submissions (see course_fixture.py); the
+tests read its JSON and CSV. Then notebook 00 itself: blank scores 0, solutions full marks.
+"""
+
+import csv
+import json
+import subprocess
+import sys
+
+import course_fixture
+import pytest
+
+from course_lib.grading import grade, load_course, plan_steps, read_submission
+from course_lib.paths import COURSE_ROOT
+
+CELL_TIMEOUT = 3
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    solutions, folder = course_fixture.build(root)
+    command = [
+        sys.executable,
+        "-m",
+        "course_lib",
+        "--solutions",
+        str(solutions),
+        "grade",
+        str(folder),
+        "--timeout",
+        str(CELL_TIMEOUT),
+        "--json",
+        str(root / "grades.json"),
+        "--csv",
+        str(root / "grades.csv"),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    results = json.loads((root / "grades.json").read_text())["submissions"]
+    with open(root / "grades.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {
+        "completed": completed,
+        "by_name": {result["submission"]: result for result in results},
+        "rows": {row["submission"]: row for row in rows},
+    }
+
+
+def _feedback(result, exercise):
+    return next(item for item in result["exercises"] if item["exercise"] == exercise)["feedback"]
+
+
+def _scores(result):
+    return {item["exercise"]: item["points"] for item in result["exercises"]}
+
+
+def test_every_submission_gets_a_row_and_the_exit_code_reports_unreadable_ones(graded):
+    assert set(graded["by_name"]) == set(course_fixture.submissions())
+    assert set(graded["rows"]) == set(course_fixture.submissions())
+    assert graded["completed"].returncode == 1  # three files could not be graded at all
+    assert "graded 13 of 16 submission(s)" in graded["completed"].stdout
+
+
+def test_blank_notebook_scores_zero(graded):
+    result = graded["by_name"]["blank.ipynb"]
+    assert (result["score"], result["max_score"]) == (0, 3)
+    assert "not implemented yet" in _feedback(result, "fx-softmax")
+    assert "not done yet" in _feedback(result, "fx-add")
+
+
+def test_solutions_score_full_marks_with_hidden_tests_run(graded):
+    result = graded["by_name"]["solutions.ipynb"]
+    assert (result["score"], result["max_score"]) == (3, 3)
+    assert "9 fixed and 20 random cases" in _feedback(result, "fx-softmax")
+
+
+def test_one_wrong_exercise_gives_partial_points_and_the_checkers_hint(graded):
+    result = graded["by_name"]["one_wrong.ipynb"]
+    assert _scores(result) == {"fx-softmax": 0, "fx-add": 1}
+    assert "subtract the maximum" in _feedback(result, "fx-softmax")
+
+
+def test_an_exception_costs_only_its_exercise(graded):
+    result = graded["by_name"]["exception.ipynb"]
+    assert _scores(result) == {"fx-softmax": 0, "fx-add": 1}
+    assert "raised ValueError: oops" in _feedback(result, "fx-softmax")
+
+
+@pytest.mark.parametrize("name", ["infinite_loop.ipynb", "loop_ignoring_interrupts.ipynb"])
+def test_an_endless_loop_times_out_and_grading_goes_on(graded, name):
+    result = graded["by_name"][name]
+    assert _scores(result) == {"fx-softmax": 2, "fx-add": 0}
+    assert f"did not finish within {CELL_TIMEOUT} s" in _feedback(result, "fx-add")
+
+
+@pytest.mark.parametrize("name", ["sys_exit.ipynb", "exit_call.ipynb", "kernel_dies.ipynb"])
+def test_exit_and_a_dead_kernel_do_not_stop_grading(graded, name):
+    assert graded["by_name"][name]["score"] == 3
+
+
+def test_a_check_that_kills_the_kernel_scores_zero_with_a_reason(graded):
+    result = graded["by_name"]["dies_in_check.ipynb"]
+    assert _scores(result) == {"fx-softmax": 2, "fx-add": 0}
+    assert "stopped the Python kernel" in _feedback(result, "fx-add")
+
+
+@pytest.mark.parametrize("name", ["edited_checks.ipynb", "shadowed_check.ipynb"])
+def test_edited_or_shadowed_checks_are_replaced_by_the_graders_copy(graded, name):
+    assert graded["by_name"][name]["score"] == 0
+
+
+def test_deleted_checks_are_put_back(graded):
+    assert graded["by_name"]["deleted_checks.ipynb"]["score"] == 3
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("corrupt.ipynb", "not a readable Jupyter notebook"),
+        ("not_a_notebook.ipynb", "not a readable Jupyter notebook"),
+        ("essay.txt", "not a Jupyter notebook (.txt)"),
+    ],
+)
+def test_unreadable_files_get_a_clear_error(graded, name, message):
+    result = graded["by_name"][name]
+    assert result["status"] == "error" and message in result["error"]
+    assert graded["rows"][name]["status"] == "error"
+
+
+def test_csv_has_points_and_feedback_per_exercise(graded):
+    row = graded["rows"]["one_wrong.ipynb"]
+    assert (row["score"], row["max_score"], row["fx-add"], row["fx-softmax"]) == (
+        "1",
+        "3",
+        "1",
+        "0",
+    )
+    assert "subtract the maximum" in row["fx-softmax feedback"]
+
+
+def test_the_grader_skips_cells_tagged_grader_skip(graded):
+    # The fixture's tagged cell would redefine add() to return 0 if it ran.
+    assert _scores(graded["by_name"]["solutions.ipynb"])["fx-add"] == 1
+
+
+def test_deleted_check_is_reinserted_after_its_solution(tmp_path):
+    solutions, folder = course_fixture.build(tmp_path)
+    course = load_course(solutions)
+    steps = plan_steps(
+        read_submission(folder / "deleted_checks.ipynb"), course[course_fixture.NOTEBOOK]
+    )
+    labels = [step.label for step in steps]
+    assert labels.index("fx-softmax") == labels.index("fx-softmax-sol") + 1
+    assert labels.index("fx-add") == labels.index("fx-add-sol") + 1
+
+
+def test_missing_path_is_a_usage_error(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "course_lib", "grade", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 2 and "does not exist" in completed.stderr
+
+
+def test_notebook_00_blank_scores_zero_and_solutions_full_marks():
+    solutions = COURSE_ROOT / "solutions"
+    (blank,) = grade(COURSE_ROOT / "notebooks" / "00_orientation.ipynb", solutions)
+    (full,) = grade(solutions / "00_orientation.ipynb", solutions)
+    assert blank.error is None and blank.notebook == "00_orientation"
+    assert blank.score == 0 and blank.max_score > 0
+    assert full.score == full.max_score == blank.max_score

@@ -1,0 +1,55 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from course_lib.plots import plot_attention, plot_history, smooth
+from course_lib.training import History
+
+
+def test_smooth_is_a_trailing_moving_average():
+    np.testing.assert_allclose(smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    np.testing.assert_allclose(smooth([1, 2, 3], 1), [1, 2, 3])
+
+
+def test_plot_history_draws_loss_and_metrics():
+    history = History(
+        steps=[1, 2, 3],
+        losses=[1.0, 0.5, 0.25],
+        evaluations=[{"step": 2, "accuracy": 0.6}, {"step": 3, "accuracy": 0.8}],
+    )
+    figure = plot_history(history, title="run")
+    loss_axis, metric_axis = figure.axes
+    assert loss_axis.get_ylabel() == "training loss"
+    assert list(metric_axis.lines[0].get_ydata()) == [0.6, 0.8]
+    plt.close(figure)
+
+
+def test_plot_history_without_metrics_has_one_panel_and_empty_is_an_error():
+    figure = plot_history(History(steps=[1], losses=[1.0]))
+    assert len(figure.axes) == 1
+    plt.close(figure)
+    with pytest.raises(ValueError, match="empty"):
+        plot_history(History())
+
+
+def test_plot_attention_labels_rows_and_columns():
+    weights = torch.softmax(torch.randn(2, 3), dim=-1)
+    ax = plot_attention(weights, ["a", "b"], ["x", "y", "z"], title="t")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    plt.close(ax.figure)
+
+
+@pytest.mark.parametrize(
+    "weights, labels, message",
+    [
+        (torch.rand(2, 2, 3), None, "must be 2-D"),
+        (torch.rand(2, 3), (["a"], None), "query_labels has 1 labels but weights has 2 rows"),
+        (torch.rand(2, 3), (None, ["x"]), "key_labels has 1 labels but weights has 3 columns"),
+    ],
+)
+def test_plot_attention_explains_bad_input(weights, labels, message):
+    queries, keys = labels if labels else (None, None)
+    with pytest.raises(ValueError, match=message):
+        plot_attention(weights, queries, keys)
