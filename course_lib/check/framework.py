@@ -108,12 +108,28 @@ def call_learner(fn: Callable, name: str, case: Case, signature: str) -> Any:
         ) from error
 
 
-def _close(got: Any, expected: torch.Tensor, atol: float, rtol: float) -> bool:
-    return (
-        isinstance(got, torch.Tensor)
-        and got.shape == expected.shape
-        and torch.allclose(got.detach().to(expected.dtype), expected, atol=atol, rtol=rtol)
-    )
+def _same(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -> bool:
+    """Same shape and values: within tolerance for floats, exactly for integers and booleans."""
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return False
+    got = got.detach().to(expected.dtype)
+    if expected.is_floating_point():
+        return torch.allclose(got, expected, atol=atol, rtol=rtol)
+    return torch.equal(got, expected)
+
+
+def _parts(value: Any, count: int) -> list[torch.Tensor] | None:
+    """The tensors of an output: [value] for one tensor, the items of a tuple for several."""
+    if count == 1:
+        return [value] if isinstance(value, torch.Tensor) else None
+    if isinstance(value, (tuple, list)) and len(value) == count:
+        if all(isinstance(part, torch.Tensor) for part in value):
+            return list(value)
+    return None
+
+
+def _all_same(got: list, expected: list, atol: float, rtol: float) -> bool:
+    return all(_same(g, e, atol, rtol) for g, e in zip(got, expected, strict=True))
 
 
 def first_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
@@ -129,17 +145,23 @@ def first_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
 
 
 def matching_mistake(
-    got: Any, mistakes: Sequence[Mistake], case: Case, atol: float, rtol: float
+    got: list, mistakes: Sequence[Mistake], case: Case, atol: float, rtol: float
 ) -> str | None:
     """The hint of the first known mistake whose output equals the learner's output."""
     for mistake in mistakes:
         try:
-            wrong = mistake.wrong_implementation(*case.args, **case.kwargs)
+            wrong = _parts(mistake.wrong_implementation(*case.args, **case.kwargs), len(got))
         except Exception:  # this mistake cannot even run on this input, so it is not the one
             continue
-        if isinstance(wrong, torch.Tensor) and _close(got, wrong, atol, rtol):
+        if wrong is not None and _all_same(got, wrong, atol, rtol):
             return mistake.hint
     return None
+
+
+def _describe_outputs(names: Sequence[str]) -> str:
+    if len(names) == 1:
+        return "a torch.Tensor"
+    return f"a tuple ({', '.join(names)}) of {len(names)} tensors"
 
 
 def run_cases(
@@ -150,43 +172,63 @@ def run_cases(
     *,
     signature: str,
     mistakes: Sequence[Mistake] = (),
-    diagnose: Callable[[torch.Tensor, torch.Tensor, Case], str | None] | None = None,
+    diagnose: Callable[[Any, Any, Case], str | None] | None = None,
     atol: float,
     rtol: float,
     differentiable: bool = True,
+    output_names: Sequence[str] = ("output",),
+    dtype_advice: str = "keep the input's dtype (avoid creating new tensors with a fixed dtype)",
 ) -> int:
     """Compare `learner_fn` with `reference_fn` on every case; raise `CheckFailed` on the first
     disagreement with the most specific hint available. Returns the number of cases checked.
 
-    The learner's function gets copies of the inputs, so changing an input in place is caught
-    rather than spoiling the next case. With `differentiable`, the output must stay connected to
-    the autograd graph (later notebooks backpropagate through these functions).
+    A function returns one tensor, or a tuple of tensors named by `output_names`. Floating
+    outputs are compared within `atol`/`rtol`, integer and boolean ones exactly. The learner's
+    function gets copies of the inputs, so changing an input in place is caught rather than
+    spoiling the next case. With `differentiable`, the outputs must stay connected to the
+    autograd graph (later notebooks backpropagate through these functions). `diagnose(got,
+    expected, case)` gets a tensor, or a tuple for several outputs.
     """
+    count = len(output_names)
     for case in cases:
-        expected = reference_fn(*case.args, **case.kwargs)
+        expected = _parts(reference_fn(*case.args, **case.kwargs), count)
         originals = copy.deepcopy(case.args)
-        got = call_learner(
+        result = call_learner(
             fn=_watch_inputs(learner_fn, originals), name=name, case=case, signature=signature
         )
         where = f"{name}({case.describe()})"
-        if not isinstance(got, torch.Tensor):
-            kind = type(got).__name__
-            advice = " (did you forget `return`?)" if got is None else ""
-            raise CheckFailed(f"{where} returned a {kind}{advice}; it should return a torch.Tensor")
-        if _close(got, expected, atol, rtol):
-            if got.dtype != expected.dtype:
-                raise CheckFailed(
-                    f"{where} returned dtype {got.dtype} but the input was {expected.dtype}: "
-                    "keep the input's dtype (avoid creating new tensors with a fixed dtype)"
-                )
+        got = _parts(result, count)
+        if got is None:
+            kind = type(result).__name__
+            advice = " (did you forget `return`?)" if result is None else ""
+            raise CheckFailed(
+                f"{where} returned a {kind}{advice}; it should return "
+                f"{_describe_outputs(output_names)}"
+            )
+        labels = ["" if count == 1 else f"{output_name}: " for output_name in output_names]
+        if _all_same(got, expected, atol, rtol):
+            for label, g, e in zip(labels, got, expected, strict=True):
+                if g.dtype != e.dtype:
+                    raise CheckFailed(
+                        f"{where} returned {label}dtype {g.dtype}, expected {e.dtype}: "
+                        f"{dtype_advice}"
+                    )
             continue
         hint = matching_mistake(got, mistakes, case, atol, rtol)
-        if hint is None and diagnose is not None and got.shape == expected.shape:
-            hint = diagnose(got.detach(), expected, case)
-        if hint is None and got.shape != expected.shape:
-            hint = f"the output has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
-        if hint is None:
-            hint = first_difference(got, expected)
+        shapes_match = all(g.shape == e.shape for g, e in zip(got, expected, strict=True))
+        if hint is None and diagnose is not None and shapes_match:
+            detached = [g.detach() for g in got]
+            hint = diagnose(
+                detached[0] if count == 1 else tuple(detached),
+                expected[0] if count == 1 else tuple(expected),
+                case,
+            )
+        for label, g, e in zip(labels, got, expected, strict=True):
+            if hint is None and g.shape != e.shape:
+                hint = f"{label}the shape is {tuple(g.shape)}, expected {tuple(e.shape)}"
+        for label, g, e in zip(labels, got, expected, strict=True):
+            if hint is None and not _same(g, e, atol, rtol):
+                hint = label + first_difference(g, e)
         ending = "" if hint.endswith(("?", ".", "!")) else "."
         raise CheckFailed(
             f"{where} is wrong: {hint}{ending} (Tolerance: atol={atol:g}, rtol={rtol:g}.)"
@@ -220,7 +262,11 @@ def _require_autograd(learner_fn: Callable, name: str, case: Case) -> None:
         for value in case.args
     )
     out = learner_fn(*args, **case.kwargs)
-    if isinstance(out, torch.Tensor) and out.grad_fn is None:
+    outputs = out if isinstance(out, (tuple, list)) else (out,)
+    if any(
+        isinstance(part, torch.Tensor) and part.is_floating_point() and part.grad_fn is None
+        for part in outputs
+    ):
         raise CheckFailed(
             f"{name}'s output is cut off from autograd (no gradient can flow back to the input): "
             "use torch operations only, no .numpy(), .item(), .tolist() or torch.tensor(...) on "

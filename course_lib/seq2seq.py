@@ -1,0 +1,136 @@
+"""Training and judging translation models (notebooks 01, 02 and 04).
+
+Any model with `forward(source, source_lengths, target_input) -> logits` and
+`greedy_decode(source, source_lengths, max_len, bos_id, eos_id) -> ids` plugs in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from .paths import require
+from .training import to_device
+from .translation_data import (
+    LENGTH_BUCKETS,
+    PAD_ID,
+    TranslationBatch,
+    TranslationData,
+    detokenize,
+)
+
+
+def translation_loss(model: torch.nn.Module, batch: TranslationBatch) -> torch.Tensor:
+    """Mean cross-entropy over the real (non-padding) target tokens, with teacher forcing."""
+    logits = model(batch.source, batch.source_lengths, batch.target_input)  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), batch.target_output.flatten(), ignore_index=PAD_ID)
+
+
+def bucket_label(low: int, high: int) -> str:
+    return f"{low}+" if high >= 1000 else f"{low}-{high}"
+
+
+@dataclass
+class TranslationReport:
+    """Exact-match accuracy, BLEU and accuracy per source-length bucket on one split."""
+
+    exact_match: float
+    bleu: float
+    by_length: dict[str, float]  # bucket label ("1-10", ..., "31+") -> exact-match accuracy
+    bucket_sizes: dict[str, int]
+    examples: list[tuple[str, str, str]] = field(default_factory=list)  # source, reference, output
+
+    def summary(self, name: str = "model") -> str:
+        buckets = ", ".join(
+            f"{label}: {accuracy:.1%}" for label, accuracy in self.by_length.items()
+        )
+        return (
+            f"{name}: exact match {self.exact_match:.1%}, BLEU {self.bleu:.1f}; "
+            f"by source length: {buckets}"
+        )
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module,
+    data: TranslationData,
+    split: str,
+    batch_size: int = 500,
+    limit: int | None = None,
+    device=None,
+) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+    """Greedy translations of `split`: (source tokens, reference tokens, predicted tokens)."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    vocab = data.target_vocab
+    sources, references, predictions = [], [], []
+    seen = 0
+    for batch in data.loader(split, batch_size=batch_size, shuffle=False):
+        batch = to_device(batch, device)
+        max_len = batch.target_output.shape[1] + 5
+        ids = model.greedy_decode(
+            batch.source, batch.source_lengths, max_len, vocab.bos_id, vocab.eos_id
+        )
+        for row in range(batch.source.shape[0]):
+            sources.append(data.source_vocab.decode(batch.source[row].tolist()))
+            references.append(vocab.decode(batch.target_output[row].tolist()))
+            predictions.append(vocab.decode(ids[row].tolist()))
+        seen += batch.source.shape[0]
+        if limit is not None and seen >= limit:
+            break
+    model.train(was_training)
+    return sources, references, predictions
+
+
+def exact_match(
+    model: torch.nn.Module,
+    data: TranslationData,
+    split: str = "validation",
+    limit: int | None = 500,
+) -> float:
+    """Share of sentences translated exactly right (a quick metric for `fit`'s evaluate hook)."""
+    _, references, predictions = predict(model, data, split, limit=limit)
+    return sum(r == p for r, p in zip(references, predictions, strict=True)) / len(references)
+
+
+def evaluate_translation(
+    model: torch.nn.Module, data: TranslationData, split: str = "test"
+) -> TranslationReport:
+    """Exact match, corpus BLEU (sacrebleu, on detokenised text) and accuracy per length bucket."""
+    sacrebleu = require("sacrebleu", "sacrebleu==2.6.0")
+    sources, references, predictions = predict(model, data, split)
+    correct = [r == p for r, p in zip(references, predictions, strict=True)]
+    by_length, sizes = {}, {}
+    for low, high in LENGTH_BUCKETS:
+        members = [
+            ok for source, ok in zip(sources, correct, strict=True) if low <= len(source) <= high
+        ]
+        if members:
+            label = bucket_label(low, high)
+            by_length[label] = sum(members) / len(members)
+            sizes[label] = len(members)
+    hypotheses = [detokenize(p) for p in predictions]
+    bleu = sacrebleu.corpus_bleu(hypotheses, [[detokenize(r) for r in references]]).score
+    examples = [
+        (detokenize(s), detokenize(r), detokenize(p))
+        for s, r, p in zip(sources, references, predictions, strict=True)
+    ]
+    return TranslationReport(sum(correct) / len(correct), bleu, by_length, sizes, examples)
+
+
+def plot_accuracy_by_length(
+    reports: dict[str, TranslationReport], ax=None, title: str = "exact match by source length"
+) -> plt.Axes:
+    """One line per model: exact-match accuracy in each source-length bucket."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for name, report in reports.items():
+        labels = list(report.by_length)
+        ax.plot(labels, [100 * report.by_length[label] for label in labels], marker="o", label=name)
+    ax.set(xlabel="source length (tokens)", ylabel="exact match (%)", ylim=(-3, 103), title=title)
+    ax.legend()
+    return ax
