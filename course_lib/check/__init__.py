@@ -7,7 +7,17 @@ A passing check prints one line; a failing one raises `CheckFailed` whose messag
 mistake. Checkers are grouped by notebook in the modules of this package.
 """
 
+from .attention import causal_mask, padding_mask, scaled_dot_product_attention
 from .framework import CheckFailed
 from .orientation import softmax
+from .rnn import gru_cell_step, rnn_cell_step
 
-__all__ = ["CheckFailed", "softmax"]
+__all__ = [
+    "CheckFailed",
+    "causal_mask",
+    "gru_cell_step",
+    "padding_mask",
+    "rnn_cell_step",
+    "scaled_dot_product_attention",
+    "softmax",
+]

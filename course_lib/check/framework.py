@@ -97,11 +97,16 @@ def call_learner(fn: Callable, name: str, case: Case, signature: str) -> Any:
         ) from error
     except Exception as error:  # the learner's code may raise anything; report it plainly
         advice = ""
-        if "must match the size" in str(error) or "broadcast" in str(error):
+        if "cannot be multiplied" in str(error):
             advice = (
-                " The shapes in one of your operations don't fit together: when you reduce"
-                " a dimension (sum, max) and then combine with the input, keep it with"
-                " keepdim=True."
+                " A matrix product has mismatched shapes: PyTorch stores weights as"
+                " (out_features, in_features), so multiply by the transpose (x @ W.T)."
+            )
+        elif "must match the size" in str(error) or "broadcast" in str(error):
+            advice = (
+                " The shapes in one of your operations don't fit together: print the shapes"
+                " of the tensors you combine (a dimension you reduce with sum or max may need"
+                " keepdim=True)."
             )
         raise CheckFailed(
             f"{name}({case.describe()}) raised {type(error).__name__}: {error}.{advice}"
@@ -114,7 +119,7 @@ def _same(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -
         return False
     got = got.detach().to(expected.dtype)
     if expected.is_floating_point():
-        return torch.allclose(got, expected, atol=atol, rtol=rtol)
+        return torch.allclose(got, expected, atol=atol, rtol=rtol, equal_nan=True)
     return torch.equal(got, expected)
 
 

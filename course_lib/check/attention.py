@@ -1,0 +1,271 @@
+"""Checks for notebook 02 (attention): scaled dot-product attention, padding and causal masks."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import attention as reference
+from .framework import Case, Mistake, passed, require_function, run_cases
+
+ATOL, RTOL = 1e-5, 1e-5
+NEG_INF = float("-inf")
+
+
+def _attention_cases(seed: int, n_random: int) -> list[Case]:
+    generator = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=generator)
+
+    def case(q, k, v, mask=None, label=""):
+        kwargs = {} if mask is None else {"mask": mask}
+        shapes = f"queries {tuple(q.shape)}, keys {tuple(k.shape)}, values {tuple(v.shape)}"
+        if mask is not None:
+            shapes += f", mask {tuple(mask.shape)}"
+        return Case((q, k, v), kwargs, label=f"{label}{shapes}")
+
+    lengths = torch.tensor([3, 5])
+    # Square cases first: with d_k = num_keys or a square mask, a transposing mistake runs
+    # without an error, so the checker can name it.
+    cases = [
+        case(randn(2, 4, 4), randn(2, 4, 4), randn(2, 4, 3), label="d_k = number of keys: "),
+        case(
+            randn(1, 2, 4, 4),
+            randn(1, 2, 4, 4),
+            randn(1, 2, 4, 5),
+            reference.causal_mask(4),
+            label="causal mask, 2 heads: ",
+        ),
+        case(randn(2, 3, 4), randn(2, 5, 4), randn(2, 5, 6), label="no mask: "),
+        case(
+            randn(2, 3, 8),
+            randn(2, 5, 8),
+            randn(2, 5, 2),
+            reference.padding_mask(lengths, 5),
+            label="padding mask: ",
+        ),
+        case(randn(2, 2, 16) * 3, randn(2, 6, 16) * 3, randn(2, 6, 3), label="d_k = 16: "),
+    ]
+    for _ in range(n_random):
+        batch, queries, keys, d_k, d_v = (
+            int(v) for v in torch.randint(1, 7, (5,), generator=generator)
+        )
+        mask = None
+        if int(torch.randint(0, 2, (1,), generator=generator)):
+            valid = torch.randint(1, keys + 1, (batch,), generator=generator)
+            mask = reference.padding_mask(valid, keys)
+        cases.append(
+            case(randn(batch, queries, d_k), randn(batch, keys, d_k), randn(batch, keys, d_v), mask)
+        )
+    return cases
+
+
+def _attention(
+    queries,
+    keys,
+    values,
+    mask=None,
+    *,
+    scale="sqrt",
+    softmax_dim=-1,
+    transpose_keys=True,
+    mask_style="correct",
+    output_from="values",
+    order="ow",
+    second="weights",
+):
+    """Scaled dot-product attention with one knob turned: the catalogue of mistakes below."""
+    d_k = queries.shape[-1]
+    scores = queries @ (keys.transpose(-2, -1) if transpose_keys else keys)
+    scores = {
+        "sqrt": scores / math.sqrt(d_k),
+        "none": scores,
+        "d_k": scores / d_k,
+        "times": scores * math.sqrt(d_k),
+    }[scale]
+    if mask is not None:
+        if mask_style == "correct":
+            scores = scores.masked_fill(~mask, NEG_INF)
+        elif mask_style == "inverted":
+            scores = scores.masked_fill(mask, NEG_INF)
+        elif mask_style == "transposed":
+            scores = scores.masked_fill(~mask.transpose(-2, -1), NEG_INF)
+        elif mask_style == "zero":
+            scores = scores.masked_fill(~mask, 0.0)
+    weights = torch.softmax(scores, dim=softmax_dim)
+    if mask is not None and mask_style == "after softmax":
+        weights = weights * mask
+    output = weights @ (values if output_from == "values" else keys)
+    extra = weights if second == "weights" else scores
+    return (output, extra) if order == "ow" else (extra, output)
+
+
+def _attention_mistake(hint, **knobs):
+    return Mistake(hint, lambda q, k, v, mask=None: _attention(q, k, v, mask, **knobs))
+
+
+ATTENTION_MISTAKES = [
+    _attention_mistake("the scores are not scaled: divide Q K^T by sqrt(d_k)", scale="none"),
+    _attention_mistake("scale by 1/sqrt(d_k), not 1/d_k", scale="d_k"),
+    _attention_mistake("divide the scores by sqrt(d_k); you multiplied", scale="times"),
+    _attention_mistake(
+        "softmax over the wrong dimension: each query's weights must sum to 1 "
+        "over the keys (dim=-1)",
+        softmax_dim=-2,
+    ),
+    _attention_mistake(
+        "the keys are not transposed: scores = queries @ keys.transpose(-2, -1)",
+        transpose_keys=False,
+    ),
+    _attention_mistake(
+        "the mask is applied with the wrong sign: True means 'may attend', so "
+        "fill the scores where the mask is False (~mask) with -inf",
+        mask_style="inverted",
+    ),
+    _attention_mistake(
+        "the mask is applied to the wrong axis: it lines up with the scores "
+        "(..., num_queries, num_keys); don't transpose it",
+        mask_style="transposed",
+    ),
+    _attention_mistake(
+        "masked scores were set to 0, which still gets weight after the softmax: "
+        "fill them with float('-inf')",
+        mask_style="zero",
+    ),
+    _attention_mistake(
+        "masked weights were zeroed after the softmax, so the others no longer "
+        "sum to 1: mask the scores before the softmax",
+        mask_style="after softmax",
+    ),
+    _attention_mistake(
+        "the mask is ignored: fill the scores where mask is False with -inf", mask_style="ignored"
+    ),
+    _attention_mistake(
+        "the output should be a weighted sum of the values, not of the keys", output_from="keys"
+    ),
+    _attention_mistake("return (output, weights), in that order", order="wo"),
+    _attention_mistake("return the softmax weights, not the raw scores", second="scores"),
+]
+
+
+def _diagnose_attention(got, expected, case: Case) -> str | None:
+    _, weights = got
+    sums = weights.sum(dim=-1)
+    mask = case.kwargs.get("mask")
+    if mask is not None and (weights.masked_select(~mask.expand_as(weights)).abs() > 1e-6).any():
+        return "masked keys still get some weight: fill their scores with -inf before the softmax"
+    if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+        return "each query's weights should sum to 1 over the keys"
+    return None
+
+
+def scaled_dot_product_attention(learner_fn, *, seed: int = 0, n_random: int = 15) -> None:
+    """Check `scaled_dot_product_attention(queries, keys, values, mask=None)`, which returns
+    (output, weights)."""
+    fn = require_function(learner_fn, "scaled_dot_product_attention")
+    cases = _attention_cases(seed, n_random)
+    run_cases(
+        "scaled_dot_product_attention",
+        fn,
+        reference.scaled_dot_product_attention,
+        cases,
+        signature="scaled_dot_product_attention(queries, keys, values, mask=None)",
+        mistakes=ATTENTION_MISTAKES,
+        diagnose=_diagnose_attention,
+        atol=ATOL,
+        rtol=RTOL,
+        output_names=("output", "weights"),
+    )
+    passed(
+        "scaled_dot_product_attention",
+        f"output and weights match on {len(cases)} cases, with and without masks (atol={ATOL:g})",
+    )
+
+
+MASK_ADVICE = "return a boolean tensor (True = may attend), e.g. from a comparison such as <"
+
+PADDING_MISTAKES = [
+    Mistake(
+        "the mask is inverted: True must mark the real tokens (they may be attended to), "
+        "False the padding",
+        lambda lens, n: ~reference.padding_mask(lens, n),
+    ),
+    Mistake(
+        "off by one: a sentence of length L has real tokens at positions 0..L-1, so use "
+        "position < length",
+        lambda lens, n: (torch.arange(n)[None, :] <= lens[:, None])[:, None],
+    ),
+    Mistake(
+        "the query axis is missing: return shape (batch, 1, num_keys) so that the mask "
+        "broadcasts over all queries (e.g. mask[:, None, :])",
+        lambda lens, n: torch.arange(n)[None, :] < lens[:, None],
+    ),
+]
+
+
+def padding_mask(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
+    """Check `padding_mask(valid_lens, num_keys) -> (batch, 1, num_keys)` boolean mask."""
+    fn = require_function(learner_fn, "padding_mask")
+    generator = torch.Generator().manual_seed(seed)
+    cases = [
+        Case((torch.tensor([2, 3]), 4)),
+        Case((torch.tensor([5, 1, 3]), 5)),
+        Case((torch.tensor([1]), 1)),
+        Case((torch.tensor([3, 3]), 6)),
+    ]
+    for _ in range(n_random):
+        batch, num_keys = (int(v) for v in torch.randint(1, 8, (2,), generator=generator))
+        cases.append(
+            Case((torch.randint(1, num_keys + 1, (batch,), generator=generator), num_keys))
+        )
+    run_cases(
+        "padding_mask",
+        fn,
+        reference.padding_mask,
+        cases,
+        signature="padding_mask(valid_lens, num_keys)",
+        mistakes=PADDING_MISTAKES,
+        atol=0,
+        rtol=0,
+        differentiable=False,
+        dtype_advice=MASK_ADVICE,
+    )
+    passed("padding_mask", f"correct on {len(cases)} cases")
+
+
+CAUSAL_MISTAKES = [
+    Mistake(
+        "position i can see the positions after it, the future: keep key <= query (lower "
+        "triangle, torch.tril)",
+        lambda n: torch.ones(n, n, dtype=torch.bool).triu(),
+    ),
+    Mistake(
+        "a position must be allowed to see itself: include the diagonal (key <= query)",
+        lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1),
+    ),
+    Mistake(
+        "the mask is inverted: True must mean 'may attend' (key <= query)",
+        lambda n: ~reference.causal_mask(n),
+    ),
+]
+
+
+def causal_mask(learner_fn) -> None:
+    """Check `causal_mask(size) -> (size, size)` boolean mask, True where key <= query."""
+    fn = require_function(learner_fn, "causal_mask")
+    cases = [Case((size,)) for size in (3, 5, 1, 2, 8)]
+    run_cases(
+        "causal_mask",
+        fn,
+        lambda size: reference.causal_mask(size),
+        cases,
+        signature="causal_mask(size)",
+        mistakes=CAUSAL_MISTAKES,
+        atol=0,
+        rtol=0,
+        differentiable=False,
+        dtype_advice=MASK_ADVICE,
+    )
+    passed("causal_mask", f"correct for sizes {', '.join(str(c.args[0]) for c in cases)}")
