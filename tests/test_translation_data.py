@@ -1,0 +1,119 @@
+"""The number/date translation data: deterministic, disjoint splits, padding, vocabulary."""
+
+import pytest
+import torch
+
+from course_lib.translation_data import (
+    PAD_ID,
+    LengthGroupedBatches,
+    Vocab,
+    collate,
+    detokenize,
+    generate_pairs,
+    load_number_translation,
+    tokenize,
+)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    import os
+
+    os.environ["COURSE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        yield load_number_translation(
+            max_digits=12, train_size=600, validation_size=100, test_size=100
+        )
+    finally:
+        del os.environ["COURSE_CACHE_DIR"]
+
+
+def test_tokenize_and_detokenize_round_trip():
+    text = "quatre-vingt-dix-sept mille, 2021"
+    assert tokenize(text) == [
+        "quatre",
+        "-",
+        "vingt",
+        "-",
+        "dix",
+        "-",
+        "sept",
+        "mille",
+        ",",
+        "2",
+        "0",
+        "2",
+        "1",
+    ]
+    assert detokenize(tokenize(text)) == text
+
+
+def test_generation_is_deterministic_and_distinct():
+    first = generate_pairs(300, max_digits=9, date_fraction=0.2, seed=3)
+    assert first == generate_pairs(300, max_digits=9, date_fraction=0.2, seed=3)
+    keys = [(example["kind"], example["key"]) for example in first]
+    assert len(set(keys)) == len(keys)
+    assert {"number", "date"} == {kind for kind, _ in keys}
+    number = next(e for e in first if e["kind"] == "number")
+    assert number["en"] and number["fr"] and number["en"] != number["fr"]
+
+
+def test_splits_are_disjoint_and_sized(small):
+    keys = {
+        name: set(zip(small[name]["kind"], small[name]["key"], strict=True))
+        for name in ("train", "validation", "test")
+    }
+    assert [len(keys[name]) for name in keys] == [600, 100, 100]
+    assert not keys["train"] & keys["test"] and not keys["train"] & keys["validation"]
+    assert not keys["validation"] & keys["test"]
+
+
+def test_cached_load_gives_the_same_data(small):
+    again = load_number_translation(
+        max_digits=12, train_size=600, validation_size=100, test_size=100
+    )
+    assert again["test"]["en"] == small["test"]["en"]
+    assert again.source_vocab.itos == small.source_vocab.itos
+
+
+def test_unknown_split_and_bad_settings_are_explained(small):
+    with pytest.raises(KeyError, match="unknown split 'dev'"):
+        small.loader("dev")
+    with pytest.raises(ValueError, match="max_digits"):
+        load_number_translation(max_digits=40)
+
+
+def test_batches_are_padded_with_lengths(small):
+    batch = next(iter(small.loader("train", batch_size=16)))
+    assert batch.source.shape[0] == 16 and batch.source_lengths.shape == (16,)
+    for row, length in enumerate(batch.source_lengths.tolist()):
+        assert (batch.source[row, :length] != PAD_ID).all()
+        assert (batch.source[row, length:] == PAD_ID).all()
+    vocab = small.target_vocab
+    assert (batch.target_input[:, 0] == vocab.bos_id).all()
+    # target_input is <bos> + target and target_output is target + <eos>: one shift apart
+    lengths = (batch.target_output != PAD_ID).sum(1)
+    words = (batch.target_output[:, :-1] != PAD_ID) & (batch.target_output[:, :-1] != vocab.eos_id)
+    assert torch.equal(batch.target_input[:, 1:][words], batch.target_output[:, :-1][words])
+    assert all(batch.target_output[row, lengths[row] - 1] == vocab.eos_id for row in range(16))
+
+
+def test_collate_and_vocab():
+    vocab = Vocab.build([["b", "a", "b"]])
+    assert vocab.itos[4:] == ["b", "a"] and vocab.encode(["a", "zzz"]) == [5, vocab.unk_id]
+    assert vocab.decode([1, 4, 5, 2, 4]) == ["b", "a"]
+    batch = collate([([4], [5, 6]), ([4, 5, 6], [7])], pad_id=0, bos_id=1, eos_id=2)
+    assert batch.source.tolist() == [[4, 0, 0], [4, 5, 6]]
+    assert batch.target_input.tolist() == [[1, 5, 6], [1, 7, 0]]
+    assert batch.target_output.tolist() == [[5, 6, 2], [7, 2, 0]]
+
+
+def test_length_grouped_batches_cover_everything_once_and_group_lengths():
+    lengths = [i % 37 + 1 for i in range(1000)]
+    torch.manual_seed(0)
+    batches = list(LengthGroupedBatches(lengths, batch_size=10))
+    assert sorted(i for batch in batches for i in batch) == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches)
+    assert spread / len(batches) < 5  # random batches would spread over ~30
+    torch.manual_seed(0)
+    assert list(LengthGroupedBatches(lengths, batch_size=10)) == batches
