@@ -134,3 +134,68 @@ def plot_accuracy_by_length(
     ax.set(xlabel="source length (tokens)", ylabel="exact match (%)", ylim=(-3, 103), title=title)
     ax.legend()
     return ax
+
+
+# The one training recipe of the translation notebooks, so that every model gets the same budget.
+TRANSLATION_RECIPE = {"steps": 1500, "batch_size": 64, "lr": 1e-3, "grad_clip": 1.0}
+
+
+def train_translator(
+    model: torch.nn.Module,
+    data: TranslationData,
+    *,
+    eval_every: int = 250,
+    device=None,
+    **overrides,
+):
+    """Train a translation model with `TRANSLATION_RECIPE` (Adam, gradient clipping, teacher
+    forcing), evaluating exact match on 500 validation sentences every `eval_every` steps.
+    Returns `fit`'s History."""
+    from .training import fit
+
+    unknown = set(overrides) - set(TRANSLATION_RECIPE)
+    if unknown:
+        raise TypeError(
+            f"unknown recipe settings {sorted(unknown)}; known: {sorted(TRANSLATION_RECIPE)}"
+        )
+    recipe = {**TRANSLATION_RECIPE, **overrides}
+    return fit(
+        model,
+        data.loader("train", recipe["batch_size"]),
+        optimizer=torch.optim.Adam(model.parameters(), lr=recipe["lr"]),
+        loss_fn=translation_loss,
+        steps=recipe["steps"],
+        grad_clip=recipe["grad_clip"],
+        evaluate=lambda m: {"validation exact match": exact_match(m, data, "validation")},
+        eval_every=eval_every,
+        device=device,
+        desc=type(model).__name__,
+    )
+
+
+def save_report(name: str, report: TranslationReport) -> None:
+    """Keep a notebook's results (in the course cache) for a later notebook to compare with."""
+    import json
+    from dataclasses import asdict
+
+    from .paths import cache_dir
+
+    folder = cache_dir() / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"recipe": TRANSLATION_RECIPE, "report": {**asdict(report), "examples": []}}
+    (folder / f"{name}.json").write_text(json.dumps(data, indent=1))
+
+
+def load_report(name: str) -> TranslationReport | None:
+    """A report saved by `save_report` with today's recipe, or None if there is none."""
+    import json
+
+    from .paths import cache_dir
+
+    path = cache_dir() / "reports" / f"{name}.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("recipe") != TRANSLATION_RECIPE:
+        return None
+    return TranslationReport(**data["report"])
