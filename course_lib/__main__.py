@@ -9,6 +9,7 @@ run [NOTEBOOK ...] [--inplace] execute the solutions notebooks headless, one at 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -48,6 +49,10 @@ def _grade(args: argparse.Namespace) -> int:
     if not target.exists():
         print(f"error: {target} does not exist", file=sys.stderr)
         return 2
+    for option, value in (("--json", args.json), ("--csv", args.csv)):
+        if value and not Path(value).resolve().parent.is_dir():
+            print(f"error: {option} {value}: its folder does not exist", file=sys.stderr)
+            return 2
     outputs = {Path(path).resolve() for path in (args.json, args.csv) if path}
     results = grade(
         target,
@@ -92,6 +97,14 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse turns the error into a usage message)."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course_lib",
@@ -114,9 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("path", help="a submitted .ipynb, or a folder of submissions")
     grade.add_argument("--json", help="write results as JSON to this file")
     grade.add_argument("--csv", help="write one CSV row per submission to this file")
-    grade.add_argument("--timeout", type=float, default=120, help="seconds per cell (%(default)s)")
     grade.add_argument(
-        "--max-seconds", type=float, default=1800, help="seconds per submission (%(default)s)"
+        "--timeout", type=_seconds, default=120, help="seconds per cell (%(default)s)"
+    )
+    grade.add_argument(
+        "--max-seconds", type=_seconds, default=1800, help="seconds per submission (%(default)s)"
     )
     grade.add_argument("--notebook", help="course notebook name, if it can't be told from files")
     grade.set_defaults(handler=_grade)
@@ -124,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute solutions notebooks headless, timed")
     run.add_argument("notebooks", nargs="*", help="default: every notebook in solutions/")
     run.add_argument("--inplace", action="store_true", help="save the outputs (authoring)")
-    run.add_argument("--timeout", type=float, default=600, help="seconds per cell (%(default)s)")
+    run.add_argument("--timeout", type=_seconds, default=600, help="seconds per cell (%(default)s)")
     run.set_defaults(handler=_run)
 
     args = parser.parse_args(argv)

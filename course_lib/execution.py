@@ -3,22 +3,46 @@
 `Kernel.run(code, timeout)` executes one cell in a Jupyter kernel and always comes back: with the
 cell's error, after interrupting (and if need be killing) a cell that runs too long, or after the
 kernel itself died. The grader builds on it. `execute_notebook` runs a whole notebook with nbclient,
-the way `python -m course_lib run` and the test suite do.
+the way `python -m course_lib run` does.
+
+Kernels always run this very Python (`sys.executable`), never whatever kernel happens to be
+registered as "python3" on the machine.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 
 from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
-OUTPUT_LIMIT = 20_000  # characters of a cell's text output kept; a flood of prints is cut here
+OUTPUT_LIMIT = 20_000  # characters of a cell's text output kept (the last ones: verdicts come last)
 INTERRUPT_GRACE_SECONDS = 5.0  # after an interrupt, how long a cell has to stop before a kill
+REPLY_WAIT_SECONDS = 5.0  # how long to wait for the execute reply after the cell went idle
+GRADING_ENV_VAR = "COURSE_LIB_GRADING"  # set inside grading kernels (so grading can't recurse)
+
+
+class ThisPythonKernelSpecs(KernelSpecManager):
+    """Every kernel name resolves to an IPython kernel of the running interpreter."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (course)",
+            language="python",
+            resource_dir="",
+        )
+
+
+def kernel_manager() -> KernelManager:
+    return KernelManager(kernel_name="python3", kernel_spec_manager=ThisPythonKernelSpecs())
 
 
 def kernel_environment(**extra: str) -> dict[str, str]:
@@ -31,12 +55,12 @@ def kernel_environment(**extra: str) -> dict[str, str]:
 
 @dataclass
 class CellRun:
-    """What happened to one cell: status is "ok", "error", "timeout" or "died"."""
+    """What happened to one cell: status is "ok", "error", "timeout", "died" or "skipped"."""
 
     status: str
     ename: str = ""
     evalue: str = ""
-    output: str = ""  # text the cell printed (stdout and stderr), cut at OUTPUT_LIMIT
+    output: str = ""  # the last OUTPUT_LIMIT characters the cell printed (stdout and stderr)
     seconds: float = 0.0
     kernel_alive: bool = True
 
@@ -45,10 +69,14 @@ class Kernel:
     """A Python kernel in its own process, started in `cwd`, for running untrusted cells."""
 
     def __init__(self, cwd: Path, env: dict[str, str] | None = None, startup_timeout: float = 60):
-        self.manager = KernelManager(kernel_name="python3")
-        # The kernel's own stderr (start-up chatter) is dropped; cell output comes by messages.
+        self.manager = kernel_manager()
+        # The kernel's own stdout and stderr are dropped: cell output arrives as messages, and a
+        # cell writing straight to file descriptor 1 must not mix into the grader's report.
         self.manager.start_kernel(
-            cwd=str(cwd), env=env or kernel_environment(), stderr=subprocess.DEVNULL
+            cwd=str(cwd),
+            env=env or kernel_environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.client = self.manager.blocking_client()
         self.client.start_channels()
@@ -68,15 +96,20 @@ class Kernel:
         return self.manager.is_alive()
 
     def shutdown(self) -> None:
-        """Stop the kernel process, whatever state it is in."""
+        """Stop the kernel process and any processes it started, whatever state it is in."""
         try:
             self.client.stop_channels()
         finally:
             if self.manager.has_kernel:
+                _kill_children(self.manager)
                 self.manager.shutdown_kernel(now=True)
 
     def run(self, code: str, timeout: float) -> CellRun:
-        """Execute `code`; come back within about `timeout` + INTERRUPT_GRACE_SECONDS seconds."""
+        """Execute `code`; come back within about `timeout` + INTERRUPT_GRACE_SECONDS seconds.
+
+        A cell counts as "ok" only when the kernel's reply says so: an error the kernel could
+        not even report is still an error.
+        """
         started = time.monotonic()
         if not self.manager.is_alive():
             return CellRun(
@@ -89,7 +122,7 @@ class Kernel:
             code, store_history=True, allow_stdin=False, stop_on_error=False
         )
         result = CellRun(status="ok")
-        pieces: list[str] = []
+        pieces: deque[str] = deque()
         kept = 0
 
         def collect(until: float) -> bool:
@@ -108,25 +141,22 @@ class Kernel:
                 if message["parent_header"].get("msg_id") != message_id:
                     continue
                 kind, content = message["msg_type"], message["content"]
-                if kind == "stream" and kept < OUTPUT_LIMIT:
-                    text = content.get("text", "")[: OUTPUT_LIMIT - kept]
+                if kind == "stream":
+                    text = content.get("text", "")[-OUTPUT_LIMIT:]
                     pieces.append(text)
                     kept += len(text)
+                    while kept - len(pieces[0]) >= OUTPUT_LIMIT:  # keep only the tail
+                        kept -= len(pieces.popleft())
                 elif kind == "error" and result.status != "timeout":
                     result.status = "error"
-                    result.ename, result.evalue = (
-                        content.get("ename", ""),
-                        content.get("evalue", ""),
-                    )
+                    result.ename = content.get("ename", "")
+                    result.evalue = content.get("evalue", "")
                 elif kind == "status" and content.get("execution_state") == "idle":
                     return True
 
         try:
             if collect(started + timeout):
-                if self._asked_to_exit(message_id):
-                    result.status, result.kernel_alive = "died", False
-                    result.ename, result.evalue = "SystemExit", "the cell called exit() or quit()"
-                    self.shutdown()
+                self._read_reply(message_id, result)
             else:
                 result.status = "timeout"
                 self.manager.interrupt_kernel()
@@ -139,26 +169,55 @@ class Kernel:
             self.shutdown()
         if result.status == "timeout":
             result.ename, result.evalue = "Timeout", f"the cell ran longer than {timeout:g} s"
-        result.output = "".join(pieces)
+        result.output = "".join(pieces)[-OUTPUT_LIMIT:]
         result.seconds = time.monotonic() - started
         return result
 
-    def _asked_to_exit(self, message_id: str) -> bool:
-        """Whether the cell called IPython's exit()/quit(), which stops the kernel after it."""
-        deadline = time.monotonic() + 2.0
+    def _read_reply(self, message_id: str, result: CellRun) -> None:
+        """Settle the cell's status from its execute reply (and notice exit()/quit())."""
+        deadline = time.monotonic() + REPLY_WAIT_SECONDS
         while time.monotonic() < deadline:
             try:
                 reply = self.client.get_shell_msg(timeout=0.5)
             except Empty:
+                if not self.manager.is_alive():
+                    break
                 continue
-            if reply["parent_header"].get("msg_id") == message_id:
-                payloads = reply["content"].get("payload", [])
-                return any(payload.get("source") == "ask_exit" for payload in payloads)
-        return False
+            if reply["parent_header"].get("msg_id") != message_id:
+                continue
+            content = reply["content"]
+            if any(p.get("source") == "ask_exit" for p in content.get("payload", [])):
+                result.status, result.kernel_alive = "died", False
+                result.ename, result.evalue = "SystemExit", "the cell called exit() or quit()"
+                self.shutdown()
+            elif content.get("status") != "ok" and result.status == "ok":
+                result.status = "error"
+                result.ename = content.get("ename") or "Error"
+                result.evalue = content.get("evalue") or "the cell failed"
+            return
+        if result.status == "ok":  # no reply at all: never count that as a success
+            result.status = "error"
+            result.ename, result.evalue = "NoReply", "the kernel never confirmed that the cell ran"
+            if not self.manager.is_alive():
+                result.status, result.kernel_alive = "died", False
 
 
 class _KernelDied(Exception):
     pass
+
+
+def _kill_children(manager: KernelManager) -> None:
+    """Best effort: end processes the kernel started (a cell may leave some running)."""
+    try:
+        import psutil
+
+        process = manager.provisioner.process if manager.provisioner else None
+        if process is None:
+            return
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
+    except Exception:  # the kernel may be gone already; this is cleanup, never an error
+        pass
 
 
 def execute_notebook(path: Path, *, timeout: float = 600, output_path: Path | None = None) -> float:
@@ -174,7 +233,7 @@ def execute_notebook(path: Path, *, timeout: float = 600, output_path: Path | No
     client = NotebookClient(
         notebook,
         timeout=timeout,
-        kernel_name="python3",
+        km=kernel_manager(),
         resources={"metadata": {"path": str(path.parent)}},
     )
     started = time.monotonic()

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .authoring import cell_source, grading_metadata, read_notebook_json
-from .execution import CellRun, Kernel
+from .execution import GRADING_ENV_VAR, CellRun, Kernel, kernel_environment
 
 SKIP_TAG = "grader-skip"  # cell tag: the grader does not run this cell
 CHECK_PREAMBLE = (
@@ -36,6 +36,7 @@ CHECK_PREAMBLE = (
 )
 MAX_SUBMISSION_BYTES = 50_000_000
 MAX_KERNEL_RESTARTS = 3
+MAX_FEEDBACK_CHARS = 1_000  # feedback is for people (and spreadsheet cells): keep it short
 
 
 # ---- the course side: which exercises each notebook has -------------------------------------
@@ -158,6 +159,14 @@ def read_submission(path: Path) -> dict:
         raise SubmissionError(message) from None
     if not isinstance(notebook.get("cells"), list):
         raise SubmissionError("not a readable Jupyter notebook: it has no list of cells")
+    try:
+        nbformat.validate(notebook)
+    except nbformat.ValidationError as error:
+        reason = str(error).splitlines()[0][:200]
+        raise SubmissionError(
+            f"the notebook file is damaged ({reason}): open it in Jupyter, save it, and submit "
+            "again"
+        ) from None
     return json.loads(json.dumps(notebook))  # plain dicts from here on
 
 
@@ -204,23 +213,27 @@ def plan_steps(submission: dict, notebook: CourseNotebook) -> list[Step]:
     steps: list[Step] = []
     placed: set[str] = set()
     cell_ids: list[str | None] = []
-    for index, cell in enumerate(submission["cells"]):
+    cells = [cell for cell in submission["cells"] if isinstance(cell, dict)]
+    # A check cell that appears twice runs once, where it appears last (below the solution).
+    last_check = {grading_metadata(cell).get("grade_id"): index for index, cell in enumerate(cells)}
+    for index, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
             continue
         metadata = grading_metadata(cell)
         grade_id = metadata.get("grade_id")
-        if grade_id in by_id:
-            if grade_id not in placed:  # a duplicated check cell runs once
+        if isinstance(grade_id, str) and grade_id in by_id:
+            if last_check[grade_id] == index:
                 steps.append(
                     Step(CHECK_PREAMBLE + by_id[grade_id].source, grade_id, by_id[grade_id])
                 )
                 cell_ids.append(cell.get("id"))
                 placed.add(grade_id)
             continue
-        tags = cell.get("metadata", {}).get("tags", [])
+        tags = cell.get("metadata", {}).get("tags") or []
         if SKIP_TAG in tags or cell.get("id") in notebook.skipped_cell_ids:
             continue
-        label = grade_id if metadata.get("solution") and grade_id else f"cell {index}"
+        solution = metadata.get("solution") and isinstance(grade_id, str)
+        label = grade_id if solution else f"cell {index}"
         steps.append(Step(cell_source(cell), label))
         cell_ids.append(cell.get("id"))
     for exercise in notebook.exercises:  # put back deleted check cells
@@ -244,7 +257,8 @@ def run_steps(steps: list[Step], workdir: Path, cell_timeout: float, max_seconds
     """Run every step, recovering from dead kernels by restarting and replaying earlier cells."""
     started = time.monotonic()
     restarts = 0
-    kernel = Kernel(workdir)
+    environment = kernel_environment(**{GRADING_ENV_VAR: "1"})
+    kernel = Kernel(workdir, environment)
     try:
         for index, step in enumerate(steps):
             if time.monotonic() - started > max_seconds:
@@ -269,11 +283,14 @@ def run_steps(steps: list[Step], workdir: Path, cell_timeout: float, max_seconds
                         "skipped", "KernelDead", "not run: the kernel died too many times"
                     )
                 return
-            kernel = Kernel(workdir)
-            if not _replay(kernel, steps[: index + 1], cell_timeout):
+            kernel = Kernel(workdir, environment)
+            deadline = started + max_seconds
+            if not _replay(kernel, steps[: index + 1], cell_timeout, deadline):
                 for later in steps[index + 1 :]:
                     later.run = CellRun(
-                        "skipped", "KernelDead", "not run: the kernel died again while recovering"
+                        "skipped",
+                        "KernelDead",
+                        "not run: the kernel died again, or time ran out, while recovering",
                     )
                 return
             if step.run.ename == "KernelDead":  # this step itself never ran: run it now
@@ -282,11 +299,14 @@ def run_steps(steps: list[Step], workdir: Path, cell_timeout: float, max_seconds
         kernel.shutdown()
 
 
-def _replay(kernel: Kernel, done: list[Step], cell_timeout: float) -> bool:
+def _replay(kernel: Kernel, done: list[Step], cell_timeout: float, deadline: float) -> bool:
     """Re-run the learner's cells that completed before a kernel died, in a new kernel."""
     for step in done:
         if step.exercise is None and step.run is not None and step.run.status in ("ok", "error"):
-            if not kernel.run(step.code, cell_timeout).kernel_alive:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if not kernel.run(step.code, min(cell_timeout, remaining)).kernel_alive:
                 return False
     return True
 
@@ -300,14 +320,11 @@ def score(steps: list[Step], cell_timeout: float) -> list[ExerciseResult]:
             continue
         run = step.run
         if run.status == "ok":
-            lines = [line for line in run.output.splitlines() if line.strip()]
+            verdicts = [line for line in run.output.splitlines() if line.startswith("✅")]
+            summary = verdicts[-1].removeprefix("✅").strip() if verdicts else "passed"
             results.append(
                 ExerciseResult(
-                    exercise.grade_id,
-                    exercise.points,
-                    exercise.points,
-                    True,
-                    lines[-1].removeprefix("✅").strip() if lines else "passed",
+                    exercise.grade_id, exercise.points, exercise.points, True, _shorten(summary)
                 )
             )
             continue
@@ -320,16 +337,23 @@ def score(steps: list[Step], cell_timeout: float) -> list[ExerciseResult]:
             and earlier.run is not None
             and earlier.run.status != "ok"
         ]
+        feedback = "; then ".join(learner_trouble + [feedback])
         results.append(
-            ExerciseResult(
-                exercise.grade_id,
-                0.0,
-                exercise.points,
-                False,
-                "; then ".join(learner_trouble + [feedback]),
-            )
+            ExerciseResult(exercise.grade_id, 0.0, exercise.points, False, _shorten(feedback))
         )
     return results
+
+
+def _shorten(text: str, limit: int = MAX_FEEDBACK_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + " … (message cut)"
+
+
+def safe_text(text: str) -> str:
+    """A file name that can be printed and written as UTF-8: bytes that are not UTF-8 (names from
+    old zip files) are shown as escapes such as \\xe9."""
+    import os
+
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def _explain(run: CellRun, cell_timeout: float, checking: bool) -> str:
@@ -364,7 +388,7 @@ def grade_submission(
     label: str | None = None,
 ) -> SubmissionResult:
     """Grade one submission; never raises for problems with the submission itself."""
-    result = SubmissionResult(submission=label or str(path))
+    result = SubmissionResult(submission=safe_text(label or str(path)))
     started = time.monotonic()
     try:
         submission = read_submission(path)
@@ -422,6 +446,7 @@ def grade(
     on_result=None,
 ) -> list[SubmissionResult]:
     """Grade a submission file or every submission in a folder, one after another."""
+    refuse_inside_grading()
     course = load_course(solutions_dir)
     if not course:
         raise FileNotFoundError(f"no solutions notebooks found in {solutions_dir}")
@@ -508,10 +533,22 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
             writer.writerow([_spreadsheet_safe(value) for value in row])
 
 
+def refuse_inside_grading() -> None:
+    """Grading from a notebook that is itself being graded would start kernels without end."""
+    import os
+
+    if os.environ.get(GRADING_ENV_VAR):
+        raise RuntimeError(
+            "the grader does not run inside a notebook that is being graded (that would grade "
+            "it again, and again); tag such a cell `grader-skip`"
+        )
+
+
 def grade_file(path: str | Path, solutions_dir: Path | None = None, **options) -> SubmissionResult:
     """Grade one notebook file and print its report: what a learner runs on their own work."""
     from .paths import SOLUTIONS_DIR
 
+    refuse_inside_grading()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (is the notebook saved under that name?)")
@@ -519,3 +556,16 @@ def grade_file(path: str | Path, solutions_dir: Path | None = None, **options) -
     result = grade_submission(path, course, label=path.name, **options)
     print(format_result(result))
     return result
+
+
+def grade_this_notebook(default: str, solutions_dir: Path | None = None) -> SubmissionResult:
+    """Grade the notebook this code runs in, as saved on disk, and print the report.
+
+    In JupyterLab that is the open notebook, whatever its name (a renamed or duplicated copy
+    included); run headless, where the kernel can't know, it is the file `default`.
+    """
+    import os
+
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    path = session if session.endswith(".ipynb") and Path(session).exists() else default
+    return grade_file(path, solutions_dir)

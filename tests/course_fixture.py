@@ -8,6 +8,7 @@ and variants of both.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from course_lib.authoring import make_student_notebook, notebook_to_text
@@ -104,6 +105,29 @@ def _without(notebook: dict, *cell_ids: str) -> dict:
     return copy
 
 
+def _with_extra_cell(notebook: dict, source: str) -> dict:
+    copy = json.loads(json.dumps(notebook))
+    copy["cells"].insert(2, _cell(source, "extra"))
+    return copy
+
+
+def _check_copied_above(notebook: dict) -> dict:
+    """The learner copied the softmax check cell above the solution (it fails there)."""
+    copy = json.loads(json.dumps(notebook))
+    check = next(cell for cell in copy["cells"] if cell["id"] == "softmax-check")
+    copy["cells"].insert(1, {**json.loads(json.dumps(check)), "id": "copied-check"})
+    return copy
+
+
+def _damaged(notebook: dict) -> dict:
+    copy = json.loads(json.dumps(notebook))
+    copy["cells"][1]["source"] = None
+    copy["cells"][2]["metadata"]["tags"] = None
+    return copy
+
+
+UNDECODABLE_NAME = b"latin1-\xe9t\xe9.ipynb"  # a name that is not valid UTF-8 (from an old zip)
+
 UNSTABLE_SOFTMAX = (
     "def softmax(x, dim=-1):\n    return x.exp() / x.exp().sum(dim=dim, keepdim=True)"
 )
@@ -141,6 +165,14 @@ def submissions() -> dict[str, str | dict]:
         "shadowed_check.ipynb": _with_sources(
             blank, setup="class check:\n    softmax = staticmethod(lambda f, **k: None)"
         ),
+        "grades_itself.ipynb": _with_extra_cell(
+            solution, "from course_lib.grading import grade_file\ngrade_file('grades_itself.ipynb')"
+        ),
+        "unencodable_error.ipynb": _with_sources(
+            solution, softmax_code="def softmax(x, dim=-1):\n    raise ValueError(chr(0xD800))"
+        ),
+        "check_copied_above.ipynb": _check_copied_above(solution),
+        "damaged_metadata.ipynb": _damaged(solution),
         "corrupt.ipynb": '{"cells": [ {"cell_type": "code", "sour',
         "not_a_notebook.ipynb": '{"hello": "world"}',
         "essay.txt": "I did not do the exercises.",
@@ -156,4 +188,6 @@ def build(root: Path) -> tuple[Path, Path]:
     for name, content in submissions().items():
         text = content if isinstance(content, str) else notebook_to_text(content)
         (folder / name).write_text(text, encoding="utf-8")
+    with open(os.path.join(os.fsencode(folder), UNDECODABLE_NAME), "wb") as handle:
+        handle.write(notebook_to_text(solution_notebook()).encode())
     return solutions, folder

@@ -13,7 +13,7 @@ def test_reference_and_torch_pass_with_one_line(capsys):
     check.softmax(lambda x, dim=-1: torch.softmax(x, dim=dim), seed=3, n_random=50)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("✅ softmax: correct on 9 fixed and 20 random cases")
+    assert lines[0].startswith("✅ softmax: correct on 10 fixed and 20 random cases")
 
 
 def _not_implemented(x, dim=-1):
@@ -31,6 +31,12 @@ def _detached(x, dim=-1):
 
 def _no_return(x, dim=-1):
     torch.softmax(x, dim=dim)
+
+
+def _divides_in_place(x, dim=-1):
+    exps = (x - x.amax(dim=dim, keepdim=True)).exp()
+    exps /= exps.sum(dim=dim, keepdim=True)  # breaks backpropagation
+    return exps
 
 
 MISTAKES = {
@@ -67,6 +73,15 @@ MISTAKES = {
     "no return": (_no_return, "forget `return`"),
     "numpy": (lambda x, dim=-1: torch.softmax(x, dim=dim).numpy(), "should return a torch.Tensor"),
     "crashes": (lambda x, dim=-1: x.exp() / undefined_name, "NameError"),  # noqa: F821
+    "wrong default dim": (lambda x, dim=0: torch.softmax(x, dim=dim), "the default should be"),
+    "divides in place": (_divides_in_place, "backpropagating through softmax fails"),
+    "global maximum": (
+        lambda x, dim=-1: (x - x.max()).exp() / (x - x.max()).exp().sum(dim=dim, keepdim=True),
+        "not the maximum of the whole tensor",
+    ),
+    "max returns a pair": (lambda x, dim=-1: (x - x.max(dim=dim, keepdim=True)).exp(), ".values"),
+    "half precision": (lambda x, dim=-1: torch.softmax(x, dim=dim).half(), "dtype"),
+    "another device": (lambda x, dim=-1: torch.softmax(x, dim=dim).to("meta"), "device"),
 }
 
 
@@ -76,6 +91,28 @@ def test_each_mistake_fails_with_a_hint_that_names_it(mistake):
     with pytest.raises(check.CheckFailed) as failure:
         check.softmax(wrong_softmax)
     assert hint in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "correct",
+    [
+        lambda x, dim=-1: (x - x.logsumexp(dim=dim, keepdim=True)).exp(),
+        lambda x, dim=-1: torch.softmax(x.double(), dim=dim).to(x.dtype),
+        lambda x, dim=-1: (
+            torch.softmax(x, dim=dim).mT.contiguous().mT
+            if x.ndim >= 2
+            else torch.softmax(x, dim=dim)
+        ),
+    ],
+    ids=["log-space", "float64 inside", "non-contiguous result"],
+)
+def test_unusual_but_correct_implementations_pass(correct):
+    check.softmax(correct)
+
+
+def test_checks_work_when_gradients_are_switched_off():
+    with torch.no_grad():
+        check.softmax(reference)
 
 
 def test_passing_a_call_instead_of_the_function():

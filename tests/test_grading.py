@@ -56,11 +56,38 @@ def _scores(result):
     return {item["exercise"]: item["points"] for item in result["exercises"]}
 
 
+UNDECODABLE_LABEL = "latin1-\\xe9t\\xe9.ipynb"
+
+
 def test_every_submission_gets_a_row_and_the_exit_code_reports_unreadable_ones(graded):
-    assert set(graded["by_name"]) == set(course_fixture.submissions())
-    assert set(graded["rows"]) == set(course_fixture.submissions())
-    assert graded["completed"].returncode == 1  # three files could not be graded at all
-    assert "graded 13 of 16 submission(s)" in graded["completed"].stdout
+    expected = set(course_fixture.submissions()) | {UNDECODABLE_LABEL}
+    assert set(graded["by_name"]) == expected
+    assert set(graded["rows"]) == expected
+    assert graded["completed"].returncode == 1  # four files could not be graded at all
+    summary = f"graded {len(expected) - 4} of {len(expected)} submission(s)"
+    assert summary in graded["completed"].stdout
+
+
+def test_an_undecodable_file_name_is_graded_and_reported(graded):
+    assert graded["by_name"][UNDECODABLE_LABEL]["score"] == 3
+
+
+def test_a_notebook_that_grades_itself_does_not_recurse(graded):
+    result = graded["by_name"]["grades_itself.ipynb"]
+    assert result["score"] == 3 and result["seconds"] < 60
+
+
+def test_an_error_the_kernel_cannot_even_report_still_fails(graded):
+    assert _scores(graded["by_name"]["unencodable_error.ipynb"]) == {"fx-softmax": 0, "fx-add": 1}
+
+
+def test_a_check_copied_above_the_solution_runs_where_it_appears_last(graded):
+    assert graded["by_name"]["check_copied_above.ipynb"]["score"] == 3
+
+
+def test_a_damaged_notebook_is_reported_as_damaged(graded):
+    result = graded["by_name"]["damaged_metadata.ipynb"]
+    assert result["status"] == "error" and "damaged" in result["error"]
 
 
 def test_blank_notebook_scores_zero(graded):
@@ -73,7 +100,7 @@ def test_blank_notebook_scores_zero(graded):
 def test_solutions_score_full_marks_with_hidden_tests_run(graded):
     result = graded["by_name"]["solutions.ipynb"]
     assert (result["score"], result["max_score"]) == (3, 3)
-    assert "9 fixed and 20 random cases" in _feedback(result, "fx-softmax")
+    assert "10 fixed and 20 random cases" in _feedback(result, "fx-softmax")
 
 
 def test_one_wrong_exercise_gives_partial_points_and_the_checkers_hint(graded):
@@ -156,13 +183,27 @@ def test_deleted_check_is_reinserted_after_its_solution(tmp_path):
     assert labels.index("fx-add") == labels.index("fx-add-sol") + 1
 
 
-def test_missing_path_is_a_usage_error(tmp_path):
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["MISSING"], "does not exist"),
+        (["SUBMISSION", "--timeout", "0"], "must be a positive number of seconds"),
+        (["SUBMISSION", "--timeout", "nan"], "must be a positive number of seconds"),
+        (["SUBMISSION", "--json", "no/such/folder/grades.json"], "its folder does not exist"),
+    ],
+)
+def test_usage_errors_exit_2_before_grading(tmp_path, arguments, message):
+    submission = tmp_path / "00_orientation.ipynb"
+    submission.write_text("{}")
+    stand_ins = {"MISSING": str(tmp_path / "nope"), "SUBMISSION": str(submission)}
+    arguments = [stand_ins.get(argument, argument) for argument in arguments]
     completed = subprocess.run(
-        [sys.executable, "-m", "course_lib", "grade", str(tmp_path / "nope")],
+        [sys.executable, "-m", "course_lib", "grade", *arguments],
         capture_output=True,
         text=True,
+        cwd=tmp_path,
     )
-    assert completed.returncode == 2 and "does not exist" in completed.stderr
+    assert completed.returncode == 2 and message in completed.stderr
 
 
 def test_notebook_00_blank_scores_zero_and_solutions_full_marks():

@@ -43,7 +43,7 @@ def _quick_start_commands() -> list[str]:
 def test_readme_quick_start_has_setup_run_and_test_and_ci_runs_them():
     setup, run, test = _quick_start_commands()
     assert "pip install -r requirements.txt" in setup
-    assert run.endswith("jupyter lab notebooks/")
+    assert "jupyter lab" in run and "notebooks/" in run
     assert test.endswith("pytest")
     ci_lines = (COURSE_ROOT / ".ci" / "run").read_text().splitlines()
     assert setup in ci_lines and test in ci_lines

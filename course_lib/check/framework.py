@@ -33,6 +33,8 @@ class Case:
     args: tuple
     kwargs: dict[str, Any] = field(default_factory=dict)
     label: str | None = None  # how the failure message names this case; derived if None
+    atol: float | None = None  # this case's tolerances, when they differ from the checker's
+    rtol: float | None = None
 
     def describe(self) -> str:
         if self.label:
@@ -87,30 +89,36 @@ def call_learner(fn: Callable, name: str, case: Case, signature: str) -> Any:
         ) from None
     except CheckFailed:
         raise
-    except TypeError as error:
-        message = str(error)
-        advice = ""
-        if "argument" in message:
-            advice = f" Keep the signature the exercise gives: {signature}."
-        raise CheckFailed(
-            f"{name}({case.describe()}) raised TypeError: {message}.{advice}"
-        ) from error
     except Exception as error:  # the learner's code may raise anything; report it plainly
-        advice = ""
-        if "cannot be multiplied" in str(error):
-            advice = (
-                " A matrix product has mismatched shapes: PyTorch stores weights as"
-                " (out_features, in_features), so multiply by the transpose (x @ W.T)."
-            )
-        elif "must match the size" in str(error) or "broadcast" in str(error):
-            advice = (
-                " The shapes in one of your operations don't fit together: print the shapes"
-                " of the tensors you combine (a dimension you reduce with sum or max may need"
-                " keepdim=True)."
-            )
+        message = str(error).strip().rstrip(".")
+        advice = advice_for_error(error, signature)
         raise CheckFailed(
-            f"{name}({case.describe()}) raised {type(error).__name__}: {error}.{advice}"
+            f"{name}({case.describe()}) raised {type(error).__name__}: {message}.{advice}"
         ) from error
+
+
+def advice_for_error(error: Exception, signature: str) -> str:
+    """A sentence of advice for the errors learners meet most, or ""."""
+    message = str(error)
+    if "return_types" in message:
+        return (
+            " x.max(dim=...) and x.min(dim=...) return a pair (values, indices): use"
+            " x.amax(dim=..., keepdim=True), or take .values."
+        )
+    if isinstance(error, TypeError) and "argument" in message:
+        return f" Keep the signature the exercise gives: {signature}."
+    if "cannot be multiplied" in message:
+        return (
+            " A matrix product has mismatched shapes: PyTorch stores weights as"
+            " (out_features, in_features), so multiply by the transpose (x @ W.T)."
+        )
+    if "must match the size" in message or "broadcast" in message:
+        return (
+            " The shapes in one of your operations don't fit together: print the shapes"
+            " of the tensors you combine (a dimension you reduce with sum or max may need"
+            " keepdim=True)."
+        )
+    return ""
 
 
 def _same(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -> bool:
@@ -195,7 +203,10 @@ def run_cases(
     expected, case)` gets a tensor, or a tuple for several outputs.
     """
     count = len(output_names)
+    default_atol, default_rtol = atol, rtol
     for case in cases:
+        atol = default_atol if case.atol is None else case.atol
+        rtol = default_rtol if case.rtol is None else case.rtol
         expected = _parts(reference_fn(*case.args, **case.kwargs), count)
         originals = copy.deepcopy(case.args)
         result = call_learner(
@@ -211,6 +222,16 @@ def run_cases(
                 f"{_describe_outputs(output_names)}"
             )
         labels = ["" if count == 1 else f"{output_name}: " for output_name in output_names]
+        for label, g, e in zip(labels, got, expected, strict=True):
+            if g.device != e.device:
+                raise CheckFailed(
+                    f"{where} returned {label}a tensor on {g.device}, but the inputs were on "
+                    f"{e.device}: keep the result where the inputs are (no .to(device) inside)"
+                )
+            if g.is_floating_point() and e.is_floating_point() and g.dtype != e.dtype:
+                raise CheckFailed(
+                    f"{where} returned {label}dtype {g.dtype}, expected {e.dtype}: {dtype_advice}"
+                )
         if _all_same(got, expected, atol, rtol):
             for label, g, e in zip(labels, got, expected, strict=True):
                 if g.dtype != e.dtype:
@@ -239,7 +260,8 @@ def run_cases(
             f"{where} is wrong: {hint}{ending} (Tolerance: atol={atol:g}, rtol={rtol:g}.)"
         )
     if differentiable and cases:
-        _require_autograd(learner_fn, name, cases[0])
+        with torch.enable_grad():  # an earlier notebook cell may have switched gradients off
+            _require_autograd(learner_fn, name, cases[0])
     return len(cases)
 
 
@@ -260,6 +282,7 @@ def _watch_inputs(learner_fn: Callable, originals: tuple) -> Callable:
 
 
 def _require_autograd(learner_fn: Callable, name: str, case: Case) -> None:
+    """The outputs must have a gradient path back to the inputs, and backward must work."""
     args = tuple(
         value.detach().clone().requires_grad_(True)
         if isinstance(value, torch.Tensor) and value.is_floating_point()
@@ -267,13 +290,24 @@ def _require_autograd(learner_fn: Callable, name: str, case: Case) -> None:
         for value in case.args
     )
     out = learner_fn(*args, **case.kwargs)
-    outputs = out if isinstance(out, (tuple, list)) else (out,)
-    if any(
-        isinstance(part, torch.Tensor) and part.is_floating_point() and part.grad_fn is None
-        for part in outputs
-    ):
+    outputs = [
+        part
+        for part in (out if isinstance(out, (tuple, list)) else (out,))
+        if isinstance(part, torch.Tensor) and part.is_floating_point()
+    ]
+    if any(part.grad_fn is None for part in outputs):
         raise CheckFailed(
             f"{name}'s output is cut off from autograd (no gradient can flow back to the input): "
             "use torch operations only, no .numpy(), .item(), .tolist() or torch.tensor(...) on "
             "intermediate results"
         )
+    generator = torch.Generator().manual_seed(0)
+    total = sum((part * torch.randn(part.shape, generator=generator)).sum() for part in outputs)
+    try:
+        total.backward()
+    except RuntimeError as error:
+        raise CheckFailed(
+            f"backpropagating through {name} fails: {str(error).splitlines()[0]} An in-place "
+            "operation (such as /=, +=, or x[...] = ...) overwrote a value autograd needs: "
+            "write e = e / s instead of e /= s"
+        ) from error
