@@ -177,8 +177,8 @@ class AttentionSeq2SeqGRU(Seq2SeqGRU):
         eos_id: int,
         return_attention: bool = False,
     ):
-        """Ids (batch, <= max_len); with `return_attention` also the weights
-        (batch, steps, source_len)."""
+        """Ids (batch, <= max_len); with `return_attention` also the weights (batch, steps,
+        source_len), or (batch, heads, steps, source_len) for multi-head attention."""
         encoder_outputs, state = self.encode(source, source_lengths)
         mask = padding_mask(source_lengths.to(source.device), source.shape[1])
         token = torch.full((source.shape[0], 1), bos_id, dtype=torch.long, device=source.device)
@@ -194,4 +194,4 @@ class AttentionSeq2SeqGRU(Seq2SeqGRU):
             if finished.all():
                 break
         ids = torch.cat(predicted, dim=1)
-        return (ids, torch.cat(attention, dim=1)) if return_attention else ids
+        return (ids, torch.cat(attention, dim=-2)) if return_attention else ids

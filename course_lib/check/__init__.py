@@ -9,6 +9,7 @@ mistake. Checkers are grouped by notebook in the modules of this package.
 
 from .attention import causal_mask, padding_mask, scaled_dot_product_attention
 from .framework import CheckFailed
+from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
 from .orientation import softmax
 from .rnn import gru_cell_step, rnn_cell_step
 
@@ -16,8 +17,11 @@ __all__ = [
     "CheckFailed",
     "causal_mask",
     "gru_cell_step",
+    "merge_heads",
+    "multi_head_attention_forward",
     "padding_mask",
     "rnn_cell_step",
     "scaled_dot_product_attention",
     "softmax",
+    "split_heads",
 ]

@@ -54,6 +54,8 @@ class Mistake:
 
 def describe_value(value: Any) -> str:
     """Short description of an argument: small tensors in full, larger ones by shape and dtype."""
+    if isinstance(value, torch.nn.Module):
+        return f"{type(value).__name__}({value.extra_repr()})"
     if isinstance(value, torch.Tensor):
         dtype = "" if value.dtype == torch.float32 else f", dtype={value.dtype}"
         if value.numel() <= 6:
@@ -111,6 +113,11 @@ def advice_for_error(error: Exception, signature: str) -> str:
         return (
             " A matrix product has mismatched shapes: PyTorch stores weights as"
             " (out_features, in_features), so multiply by the transpose (x @ W.T)."
+        )
+    if "view size is not compatible" in message:
+        return (
+            " .view() needs a contiguous tensor, and a transposed one is not: use .reshape(),"
+            " or .contiguous().view()."
         )
     if "must match the size" in message or "broadcast" in message:
         return (
