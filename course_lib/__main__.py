@@ -89,7 +89,9 @@ def _run(args: argparse.Namespace) -> int:
             )
         except Exception as error:
             failed += 1
-            print(f"FAILED: {type(error).__name__}: {str(error).strip().splitlines()[-1:]}")
+            lines = [line for line in str(error).strip().splitlines() if line.strip()]
+            detail = "\n    ".join(lines[-3:]) or repr(error)
+            print(f"FAILED: {type(error).__name__}:\n    {detail}")
             continue
         total += seconds
         print(f"{seconds:.1f} s")
