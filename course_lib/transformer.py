@@ -1,0 +1,315 @@
+"""The Transformer (notebook 04): positional encoding, encoder and decoder layers, the full
+encoder-decoder, and the learning-rate warm-up.
+
+Layers keep PyTorch's structure (attention, two linear layers, LayerNorms, residuals) so that the
+weights of `torch.nn.TransformerEncoderLayer` / `DecoderLayer` / `Transformer` can be copied in
+and the outputs compared (tests/test_transformer.py). Where the LayerNorm goes is an explicit
+option: `norm_first=False` is the original paper's post-norm (x = norm(x + sublayer(x))),
+`norm_first=True` the pre-norm most modern models use (x = x + sublayer(norm(x))).
+
+Shapes: (batch, seq, d_model) everywhere; masks are boolean, True = may attend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import causal_mask, padding_mask
+from .multi_head_attention import MultiHeadAttention
+
+
+def positional_encoding(max_len: int, d_model: int) -> torch.Tensor:
+    """Sinusoidal positional encoding, shape (max_len, d_model), with w_i = 10000^(-2i / d_model):
+    PE[pos, 2i] = sin(pos * w_i) and PE[pos, 2i + 1] = cos(pos * w_i).
+    """
+    if d_model % 2:
+        raise ValueError(f"d_model must be even for sine/cosine pairs, got {d_model}")
+    positions = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
+    frequencies = 10000 ** (-torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+    angles = positions * frequencies  # (max_len, d_model / 2)
+    encoding = torch.zeros(max_len, d_model)
+    encoding[:, 0::2] = torch.sin(angles)
+    encoding[:, 1::2] = torch.cos(angles)
+    return encoding
+
+
+class TokenEmbedding(nn.Module):
+    """Embedding multiplied by sqrt(d_model), initialised N(0, 1 / d_model): the scaled vectors
+    have entries of size about 1, the same as the positional encoding they are added to.
+
+    (PyTorch's default N(0, 1) init times sqrt(d_model) gives entries of size ~11 at d_model 128,
+    which drowns the positional signal: notebook 04 shows what that does to accuracy.)
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        pad_id: int = 0,
+        scale: bool = True,
+        default_init: bool = False,
+    ):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        self.factor = math.sqrt(d_model) if scale else 1.0
+        if not default_init:
+            nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
+            with torch.no_grad():
+                self.embedding.weight[pad_id].zero_()
+
+    def forward(self, ids):
+        return self.embedding(ids) * self.factor  # (batch, seq, d_model)
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: linear2(dropout(relu(linear1(x))))."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
+        super().__init__()
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.linear2(self.dropout(F.relu(self.linear1(x))))
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention, then feed-forward, each wrapped in a residual connection and LayerNorm."""
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        fast: bool = False,
+    ):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout, fast=fast)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout)
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
+
+    def _attend(self, x, mask):
+        return self.dropout1(self.self_attention(x, x, x, mask)[0])
+
+    def forward(self, x, mask=None):
+        """x (batch, seq, d_model); mask broadcastable to (batch, seq, seq)."""
+        if self.norm_first:
+            x = x + self._attend(self.norm1(x), mask)
+            return x + self.dropout2(self.feed_forward(self.norm2(x)))
+        x = self.norm1(x + self._attend(x, mask))
+        return self.norm2(x + self.dropout2(self.feed_forward(x)))
+
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
+        self.self_attention.load_from_torch(layer.self_attn)
+        _copy_feed_forward(self.feed_forward, layer)
+        self.norm1.load_state_dict(layer.norm1.state_dict())
+        self.norm2.load_state_dict(layer.norm2.state_dict())
+        return self
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention to the encoder output (the memory), feed-forward;
+    each with a residual connection and LayerNorm."""
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        fast: bool = False,
+    ):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout, fast=fast)
+        self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout, fast=fast)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout)
+        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
+        self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
+
+    def forward(self, x, memory, target_mask=None, memory_mask=None):
+        """x (batch, target_len, d_model), memory (batch, source_len, d_model); target_mask
+        broadcastable to (batch, target_len, target_len), memory_mask to (batch, target_len,
+        source_len)."""
+
+        def self_block(y):
+            return self.dropout1(self.self_attention(y, y, y, target_mask)[0])
+
+        def cross_block(y):
+            return self.dropout2(self.cross_attention(y, memory, memory, memory_mask)[0])
+
+        if self.norm_first:
+            x = x + self_block(self.norm1(x))
+            x = x + cross_block(self.norm2(x))
+            return x + self.dropout3(self.feed_forward(self.norm3(x)))
+        x = self.norm1(x + self_block(x))
+        x = self.norm2(x + cross_block(x))
+        return self.norm3(x + self.dropout3(self.feed_forward(x)))
+
+    @torch.no_grad()
+    def load_from_torch(self, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
+        self.self_attention.load_from_torch(layer.self_attn)
+        self.cross_attention.load_from_torch(layer.multihead_attn)
+        _copy_feed_forward(self.feed_forward, layer)
+        for ours, theirs in (
+            (self.norm1, layer.norm1),
+            (self.norm2, layer.norm2),
+            (self.norm3, layer.norm3),
+        ):
+            ours.load_state_dict(theirs.state_dict())
+        return self
+
+
+def _copy_feed_forward(feed_forward: FeedForward, layer) -> None:
+    feed_forward.linear1.load_state_dict(layer.linear1.state_dict())
+    feed_forward.linear2.load_state_dict(layer.linear2.state_dict())
+
+
+class TransformerStack(nn.Module):
+    """Encoder and decoder stacks with final LayerNorms, as in `torch.nn.Transformer`: takes
+    embedded sequences, returns decoder states (batch, target_len, d_model)."""
+
+    def __init__(
+        self,
+        d_model: int = 128,
+        num_heads: int = 4,
+        num_encoder_layers: int = 2,
+        num_decoder_layers: int = 2,
+        d_ff: int = 512,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        fast: bool = False,
+    ):
+        super().__init__()
+        self.encoder_layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, fast)
+            for _ in range(num_encoder_layers)
+        )
+        self.decoder_layers = nn.ModuleList(
+            DecoderLayer(d_model, num_heads, d_ff, dropout, norm_first, fast)
+            for _ in range(num_decoder_layers)
+        )
+        self.encoder_norm, self.decoder_norm = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+
+    def encode(self, source, source_mask=None):
+        for layer in self.encoder_layers:
+            source = layer(source, source_mask)
+        return self.encoder_norm(source)  # the memory
+
+    def decode(self, target, memory, target_mask=None, memory_mask=None):
+        for layer in self.decoder_layers:
+            target = layer(target, memory, target_mask, memory_mask)
+        return self.decoder_norm(target)
+
+    def forward(self, source, target, source_mask=None, target_mask=None, memory_mask=None):
+        return self.decode(target, self.encode(source, source_mask), target_mask, memory_mask)
+
+    @torch.no_grad()
+    def load_from_torch(self, reference: nn.Transformer) -> TransformerStack:
+        for ours, theirs in zip(self.encoder_layers, reference.encoder.layers, strict=True):
+            ours.load_from_torch(theirs)
+        for ours, theirs in zip(self.decoder_layers, reference.decoder.layers, strict=True):
+            ours.load_from_torch(theirs)
+        self.encoder_norm.load_state_dict(reference.encoder.norm.state_dict())
+        self.decoder_norm.load_state_dict(reference.decoder.norm.state_dict())
+        return self
+
+
+class TranslationTransformer(nn.Module):
+    """Encoder-decoder Transformer for the translation task: embeddings + positional encoding,
+    `TransformerStack`, and a linear layer to target-vocabulary logits. Same interface as the
+    notebook 01/02 models: forward(source, source_lengths, target_input) and greedy_decode."""
+
+    def __init__(
+        self,
+        source_vocab_size: int,
+        target_vocab_size: int,
+        d_model: int = 128,
+        num_heads: int = 4,
+        num_layers: int = 2,
+        d_ff: int = 512,
+        dropout: float = 0.1,
+        norm_first: bool = True,
+        max_len: int = 256,
+        pad_id: int = 0,
+        scale_embeddings: bool = True,
+        default_embedding_init: bool = False,
+        fast: bool = False,
+    ):
+        super().__init__()
+        self.source_embedding = TokenEmbedding(
+            source_vocab_size, d_model, pad_id, scale_embeddings, default_embedding_init
+        )
+        self.target_embedding = TokenEmbedding(
+            target_vocab_size, d_model, pad_id, scale_embeddings, default_embedding_init
+        )
+        self.register_buffer("positions", positional_encoding(max_len, d_model), persistent=False)
+        self.dropout = nn.Dropout(dropout)
+        self.stack = TransformerStack(
+            d_model, num_heads, num_layers, num_layers, d_ff, dropout, norm_first, fast
+        )
+        self.output = nn.Linear(d_model, target_vocab_size)
+
+    def _embed(self, embedding: TokenEmbedding, ids):
+        if ids.shape[1] > self.positions.shape[0]:
+            raise ValueError(
+                f"sequence of {ids.shape[1]} tokens is longer than max_len="
+                f"{self.positions.shape[0]}"
+            )
+        return self.dropout(embedding(ids) + self.positions[: ids.shape[1]])
+
+    def encode(self, source, source_lengths):
+        """-> memory (batch, source_len, d_model) and the padding mask (batch, 1, source_len)."""
+        mask = padding_mask(source_lengths.to(source.device), source.shape[1])
+        return self.stack.encode(self._embed(self.source_embedding, source), mask), mask
+
+    def decode(self, target_input, memory, source_mask):
+        """Logits (batch, target_len, target_vocab) for every target position (causal)."""
+        target_mask = causal_mask(target_input.shape[1], device=target_input.device)
+        states = self.stack.decode(
+            self._embed(self.target_embedding, target_input), memory, target_mask, source_mask
+        )
+        return self.output(states)
+
+    def forward(self, source, source_lengths, target_input):
+        memory, source_mask = self.encode(source, source_lengths)
+        return self.decode(target_input, memory, source_mask)
+
+    @torch.no_grad()
+    def greedy_decode(self, source, source_lengths, max_len: int, bos_id: int, eos_id: int):
+        """Ids (batch, <= max_len). Re-runs the decoder on the whole prefix at each step
+        (readable; a key/value cache would avoid the repeated work)."""
+        memory, source_mask = self.encode(source, source_lengths)
+        tokens = torch.full((source.shape[0], 1), bos_id, dtype=torch.long, device=source.device)
+        finished = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)
+        for _ in range(max_len):
+            next_token = self.decode(tokens, memory, source_mask)[:, -1].argmax(-1)  # (batch,)
+            tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+            finished |= next_token == eos_id
+            if finished.all():
+                break
+        return tokens[:, 1:]
+
+
+def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int):
+    """Learning rate rising linearly for `warmup_steps` steps, then decaying as 1/sqrt(step):
+    the shape of Vaswani et al.'s schedule, scaled so that the peak is the optimizer's lr."""
+    if warmup_steps < 1:
+        raise ValueError(f"warmup_steps must be at least 1, got {warmup_steps}")
+
+    def factor(step: int) -> float:
+        step = step + 1  # LambdaLR starts counting at 0
+        return min(step / warmup_steps, math.sqrt(warmup_steps / step))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -1,0 +1,151 @@
+"""Parity of the course Transformer with torch.nn (weights copied; float32, atol 1e-5), positional
+encoding, masks, warm-up schedule, and the translation model's decoding."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib.attention import causal_mask, padding_mask
+from course_lib.transformer import (
+    DecoderLayer,
+    EncoderLayer,
+    TokenEmbedding,
+    TransformerStack,
+    TranslationTransformer,
+    positional_encoding,
+    warmup_schedule,
+)
+
+ATOL = 1e-5
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_encoder_layer_matches_torch(norm_first):
+    torch.manual_seed(0)
+    theirs = nn.TransformerEncoderLayer(
+        32, 4, 64, dropout=0.0, batch_first=True, norm_first=norm_first
+    ).eval()
+    ours = EncoderLayer(32, 4, 64, norm_first=norm_first).load_from_torch(theirs).eval()
+    x = torch.randn(2, 6, 32)
+    valid = padding_mask(torch.tensor([6, 4]), 6)
+    torch.testing.assert_close(
+        ours(x, valid), theirs(x, src_key_padding_mask=~valid[:, 0]), atol=ATOL, rtol=ATOL
+    )
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_decoder_layer_matches_torch(norm_first):
+    torch.manual_seed(0)
+    theirs = nn.TransformerDecoderLayer(
+        32, 4, 64, dropout=0.0, batch_first=True, norm_first=norm_first
+    ).eval()
+    ours = DecoderLayer(32, 4, 64, norm_first=norm_first).load_from_torch(theirs).eval()
+    x, memory = torch.randn(2, 5, 32), torch.randn(2, 7, 32)
+    valid = padding_mask(torch.tensor([7, 3]), 7)
+    expected = theirs(
+        x,
+        memory,
+        tgt_mask=nn.Transformer.generate_square_subsequent_mask(5),
+        memory_key_padding_mask=~valid[:, 0],
+    )
+    torch.testing.assert_close(
+        ours(x, memory, causal_mask(5), valid), expected, atol=ATOL, rtol=ATOL
+    )
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_full_stack_matches_torch_transformer(norm_first):
+    torch.manual_seed(0)
+    theirs = nn.Transformer(
+        d_model=32,
+        nhead=4,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        dim_feedforward=64,
+        dropout=0.0,
+        batch_first=True,
+        norm_first=norm_first,
+    ).eval()
+    ours = TransformerStack(32, 4, 2, 2, 64, norm_first=norm_first).load_from_torch(theirs).eval()
+    source, target = torch.randn(2, 7, 32), torch.randn(2, 5, 32)
+    valid = padding_mask(torch.tensor([7, 4]), 7)
+    expected = theirs(
+        source,
+        target,
+        tgt_mask=nn.Transformer.generate_square_subsequent_mask(5),
+        src_key_padding_mask=~valid[:, 0],
+        memory_key_padding_mask=~valid[:, 0],
+    )
+    got = ours(source, target, source_mask=valid, target_mask=causal_mask(5), memory_mask=valid)
+    torch.testing.assert_close(got, expected, atol=ATOL, rtol=ATOL)
+
+
+def test_fast_attention_path_matches_the_readable_one():
+    torch.manual_seed(0)
+    readable = TransformerStack(32, 4, 1, 1, 64).eval()
+    fast = TransformerStack(32, 4, 1, 1, 64, fast=True).eval()
+    fast.load_state_dict(readable.state_dict())
+    source, target = torch.randn(2, 7, 32), torch.randn(2, 5, 32)
+    valid = padding_mask(torch.tensor([7, 4]), 7)
+    arguments = dict(source_mask=valid, target_mask=causal_mask(5), memory_mask=valid)
+    torch.testing.assert_close(
+        fast(source, target, **arguments),
+        readable(source, target, **arguments),
+        atol=ATOL,
+        rtol=ATOL,
+    )
+
+
+def test_positional_encoding_values_and_shape():
+    encoding = positional_encoding(50, 16)
+    assert encoding.shape == (50, 16)
+    assert torch.equal(encoding[0, 0::2], torch.zeros(8))  # sin(0)
+    assert torch.equal(encoding[0, 1::2], torch.ones(8))  # cos(0)
+    position, i = 7, 3
+    angle = position / 10000 ** (2 * i / 16)
+    assert encoding[position, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-6)
+    assert encoding[position, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
+    with pytest.raises(ValueError, match="even"):
+        positional_encoding(10, 5)
+
+
+def test_scaled_embeddings_have_unit_size_and_the_default_init_does_not():
+    torch.manual_seed(0)
+    ids = torch.arange(1, 100)
+    consistent = TokenEmbedding(100, 128)(ids)
+    default = TokenEmbedding(100, 128, default_init=True)(ids)
+    assert 0.8 < consistent.std().item() < 1.2
+    assert default.std().item() > 8  # sqrt(128) ~ 11: it drowns the positional encoding
+
+
+def test_warmup_schedule_rises_then_decays():
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    schedule = warmup_schedule(optimizer, warmup_steps=10)
+    rates = []
+    for _ in range(40):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == pytest.approx(0.1) and max(rates) == pytest.approx(1.0)
+    assert rates.index(max(rates)) == 9 and rates[39] == pytest.approx(math.sqrt(10 / 40))
+
+
+def test_translation_transformer_greedy_decoding_is_consistent():
+    torch.manual_seed(0)
+    model = TranslationTransformer(10, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32).eval()
+    source, lengths = torch.tensor([[4, 5, 6], [7, 8, 0]]), torch.tensor([3, 2])
+    ids = model.greedy_decode(source, lengths, max_len=5, bos_id=1, eos_id=2)
+    target_input = torch.cat([torch.ones(2, 1, dtype=torch.long), ids[:, :-1]], dim=1)
+    assert torch.equal(model(source, lengths, target_input).argmax(-1), ids)
+    # padding in the source changes nothing
+    padded = torch.tensor([[7, 8, 0, 0, 0]])
+    torch.testing.assert_close(
+        model(padded, torch.tensor([2]), target_input[1:]),
+        model(padded[:, :2], torch.tensor([2]), target_input[1:]),
+        atol=ATOL,
+        rtol=ATOL,
+    )
