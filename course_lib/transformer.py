@@ -313,3 +313,72 @@ def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int):
         return min(step / warmup_steps, math.sqrt(warmup_steps / step))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def decoder_self_attention_mask(target_lengths: torch.Tensor, target_len: int) -> torch.Tensor:
+    """Mask for the decoder's masked self-attention, shape (batch, target_len, target_len): a
+    position may attend to itself and earlier positions (causal) that are real tokens (padding)."""
+    return padding_mask(target_lengths, target_len) & causal_mask(
+        target_len, device=target_lengths.device
+    )
+
+
+def beam_step(
+    log_probs: torch.Tensor, beam_scores: torch.Tensor, beam_size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step of beam search over ONE sentence.
+
+    log_probs (num_beams, vocab): log-probabilities of the next token for each live hypothesis;
+    beam_scores (num_beams,): the summed log-probability of each hypothesis so far.
+    Returns the best `beam_size` continuations over all beams and tokens together:
+    (scores (beam_size,), beam_indices (beam_size,), token_indices (beam_size,)).
+    """
+    vocab = log_probs.shape[-1]
+    totals = (beam_scores[:, None] + log_probs).flatten()  # (num_beams * vocab,)
+    scores, flat_indices = totals.topk(min(beam_size, totals.numel()))
+    return scores, flat_indices // vocab, flat_indices % vocab
+
+
+def length_normalized(score: float, length: int, alpha: float = 0.6) -> float:
+    """Summed log-probability divided by length^alpha, so that longer hypotheses (which add more
+    negative terms) are not unfairly beaten by short ones; alpha = 0 turns it off."""
+    return score / (length**alpha)
+
+
+@torch.no_grad()
+def beam_search(
+    model: TranslationTransformer,
+    source: torch.Tensor,
+    source_length: int,
+    beam_size: int,
+    max_len: int,
+    bos_id: int,
+    eos_id: int,
+    alpha: float = 0.6,
+) -> list[tuple[list[int], float]]:
+    """Beam search for one sentence (source (1, source_len)): the finished hypotheses as
+    (token ids without <bos>/<eos>, length-normalised score), best first."""
+    memory, source_mask = model.encode(source, torch.tensor([source_length]))
+    hypotheses = torch.full((1, 1), bos_id, dtype=torch.long, device=source.device)
+    scores = torch.zeros(1, device=source.device)
+    finished: list[tuple[list[int], float]] = []
+    for _ in range(max_len):
+        count = hypotheses.shape[0]
+        logits = model.decode(
+            hypotheses, memory.expand(count, -1, -1), source_mask.expand(count, -1, -1)
+        )[:, -1]
+        scores, beams, tokens = beam_step(logits.log_softmax(-1), scores, beam_size)
+        hypotheses = torch.cat([hypotheses[beams], tokens[:, None]], dim=1)
+        done = tokens == eos_id
+        for row in done.nonzero().flatten().tolist():
+            ids = hypotheses[row, 1:-1].tolist()
+            finished.append((ids, length_normalized(scores[row].item(), len(ids) + 1, alpha)))
+        if done.all() or len(finished) >= beam_size:
+            break
+        hypotheses, scores = hypotheses[~done], scores[~done]
+    if not finished:  # nothing reached <eos> within max_len: return the live hypotheses
+        finished = [
+            (row[1:].tolist(), length_normalized(score, row.shape[0] - 1, alpha))
+            for row, score in zip(hypotheses, scores.tolist(), strict=True)
+        ]
+    return sorted(finished, key=lambda item: item[1], reverse=True)

@@ -149,3 +149,78 @@ def test_translation_transformer_greedy_decoding_is_consistent():
         atol=ATOL,
         rtol=ATOL,
     )
+
+
+def test_beam_search_of_width_one_is_greedy_and_wider_beams_score_at_least_as_well():
+    from course_lib.transformer import beam_search
+
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = TranslationTransformer(
+            10, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32
+        ).eval()
+        source = torch.tensor([[4, 5, 6, 7]])
+        # eos_id 11 is (almost) never produced by this random model: every beam runs 6 steps
+        greedy = model.greedy_decode(source, torch.tensor([4]), 6, bos_id=1, eos_id=11)
+        ((narrow_ids, narrow_score),) = beam_search(
+            model, source, 4, beam_size=1, max_len=6, bos_id=1, eos_id=11, alpha=0.0
+        )
+        assert narrow_ids == greedy[0].tolist()
+        wide = beam_search(model, source, 4, beam_size=4, max_len=6, bos_id=1, eos_id=11, alpha=0.0)
+        assert wide[0][1] >= narrow_score - 1e-6
+
+
+def test_length_normalisation():
+    from course_lib.transformer import length_normalized
+
+    assert length_normalized(-4.0, 4, alpha=0.0) == -4.0
+    assert length_normalized(-4.0, 4, alpha=1.0) == -1.0
+    # a longer hypothesis with the same per-token quality is no longer penalised
+    assert length_normalized(-8.0, 8, alpha=1.0) == length_normalized(-4.0, 4, alpha=1.0)
+
+
+def _checkers_04():
+    from course_lib import check
+    from course_lib import transformer as reference
+    from course_lib.check.transformer import BEAM_MISTAKES, ENCODING_MISTAKES, MASK_MISTAKES
+
+    return {
+        "positional_encoding": (
+            check.positional_encoding,
+            reference.positional_encoding,
+            ENCODING_MISTAKES,
+        ),
+        "decoder_self_attention_mask": (
+            check.decoder_self_attention_mask,
+            reference.decoder_self_attention_mask,
+            MASK_MISTAKES,
+        ),
+        "beam_step": (check.beam_step, reference.beam_step, BEAM_MISTAKES),
+    }
+
+
+def _planted_04():
+    return [
+        (name, index)
+        for name, (_, _, mistakes) in _checkers_04().items()
+        for index in range(len(mistakes))
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["positional_encoding", "decoder_self_attention_mask", "beam_step"]
+)
+def test_notebook_04_reference_passes(name, capsys):
+    checker, reference, _ = _checkers_04()[name]
+    checker(reference)
+    assert capsys.readouterr().out.startswith(f"✅ {name}")
+
+
+@pytest.mark.parametrize("name, index", _planted_04())
+def test_notebook_04_planted_mistakes_get_their_hint(name, index):
+    from course_lib import check
+
+    checker, _, mistakes = _checkers_04()[name]
+    with pytest.raises(check.CheckFailed) as failure:
+        checker(mistakes[index].wrong_implementation)
+    assert mistakes[index].hint in str(failure.value)

@@ -12,14 +12,18 @@ from .framework import CheckFailed
 from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
 from .orientation import softmax
 from .rnn import gru_cell_step, rnn_cell_step
+from .transformer import beam_step, decoder_self_attention_mask, positional_encoding
 
 __all__ = [
     "CheckFailed",
+    "beam_step",
+    "decoder_self_attention_mask",
     "causal_mask",
     "gru_cell_step",
     "merge_heads",
     "multi_head_attention_forward",
     "padding_mask",
+    "positional_encoding",
     "rnn_cell_step",
     "scaled_dot_product_attention",
     "softmax",

@@ -1,0 +1,183 @@
+"""Checks for notebook 04 (the Transformer): positional encoding, the decoder's self-attention
+mask, and one step of beam search."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import transformer as reference
+from ..attention import causal_mask, padding_mask
+from .framework import Case, Mistake, passed, require_function, run_cases
+
+
+def _encoding(max_len, d_model, *, base=10000.0, swap=False, exponent="2i", interleave=True):
+    """Positional encoding with one knob turned: the catalogue of mistakes below."""
+    positions = torch.arange(max_len, dtype=torch.float32)[:, None]
+    i = torch.arange(0, d_model, 2, dtype=torch.float32)  # the even indices 2i
+    if exponent == "i":
+        i = i / 2
+    angles = positions * base ** (-i / d_model)
+    first, second = (torch.cos, torch.sin) if swap else (torch.sin, torch.cos)
+    if not interleave:  # all sines, then all cosines
+        return torch.cat([first(angles), second(angles)], dim=-1)
+    encoding = torch.zeros(max_len, d_model)
+    encoding[:, 0::2], encoding[:, 1::2] = first(angles), second(angles)
+    return encoding
+
+
+ENCODING_MISTAKES = [
+    Mistake(
+        "sine and cosine are swapped: even features use sin, odd features use cos",
+        lambda n, d: _encoding(n, d, swap=True),
+    ),
+    Mistake(
+        "the frequency base is 10000: frequencies are 10000^(-2i / d_model)",
+        lambda n, d: _encoding(n, d, base=1000.0),
+    ),
+    Mistake(
+        "the frequency base is 10000, not e: use 10000 ** (-2i / d_model)",
+        lambda n, d: _encoding(n, d, base=float(torch.e)),
+    ),
+    Mistake(
+        "the exponent is 2i / d_model, where 2i is the even feature index (0, 2, 4, ...); "
+        "you used i / d_model",
+        lambda n, d: _encoding(n, d, exponent="i"),
+    ),
+    Mistake(
+        "sines and cosines must alternate (feature 2i is a sine, 2i + 1 its cosine), not "
+        "come in two halves",
+        lambda n, d: _encoding(n, d, interleave=False),
+    ),
+]
+
+
+def positional_encoding(learner_fn) -> None:
+    """Check `positional_encoding(max_len, d_model) -> (max_len, d_model)`."""
+    fn = require_function(learner_fn, "positional_encoding")
+    cases = [
+        Case((max_len, d_model))
+        for max_len, d_model in [(10, 8), (50, 16), (1, 4), (100, 128), (7, 2)]
+    ]
+    run_cases(
+        "positional_encoding",
+        fn,
+        reference.positional_encoding,
+        cases,
+        signature="positional_encoding(max_len, d_model)",
+        mistakes=ENCODING_MISTAKES,
+        atol=1e-5,
+        rtol=1e-4,
+        differentiable=False,
+    )
+    passed("positional_encoding", f"correct on {len(cases)} sizes (atol=1e-05)")
+
+
+MASK_MISTAKES = [
+    Mistake(
+        "the causal part is off by one: a position may attend to itself (the diagonal) "
+        "and to earlier positions, never later ones",
+        lambda lens, n: padding_mask(lens, n) & torch.ones(n, n, dtype=torch.bool).tril(-1),
+    ),
+    Mistake(
+        "the causal part is off by one: position i sees position i + 1, the next word it "
+        "is supposed to predict",
+        lambda lens, n: padding_mask(lens, n) & torch.ones(n, n, dtype=torch.bool).tril(1),
+    ),
+    Mistake(
+        "the mask lets positions see the future: combine the padding mask with the causal mask (&)",
+        lambda lens, n: padding_mask(lens, n).expand(-1, n, -1),
+    ),
+    Mistake(
+        "padding is not masked: combine the causal mask with padding_mask(target_lengths, "
+        "target_len)",
+        lambda lens, n: causal_mask(n).expand(len(lens), -1, -1),
+    ),
+    Mistake(
+        "the padding and causal masks are joined with | (either) instead of & (both)",
+        lambda lens, n: padding_mask(lens, n) | causal_mask(n),
+    ),
+]
+
+
+def decoder_self_attention_mask(learner_fn) -> None:
+    """Check `decoder_self_attention_mask(target_lengths, target_len)` -> (batch, len, len)."""
+    fn = require_function(learner_fn, "decoder_self_attention_mask")
+    cases = [
+        Case((torch.tensor(lengths), size))
+        for lengths, size in [([4, 2], 4), ([3], 5), ([1, 5, 3], 5), ([6, 6], 6), ([2], 2)]
+    ]
+    run_cases(
+        "decoder_self_attention_mask",
+        fn,
+        reference.decoder_self_attention_mask,
+        cases,
+        signature="decoder_self_attention_mask(target_lengths, target_len)",
+        mistakes=MASK_MISTAKES,
+        atol=0,
+        rtol=0,
+        differentiable=False,
+        dtype_advice="return a boolean tensor (True = may attend)",
+    )
+    passed("decoder_self_attention_mask", f"correct on {len(cases)} cases")
+
+
+def _beam_step(
+    log_probs, beam_scores, beam_size, *, flatten=True, add_scores=True, swap_indices=False
+):
+    """One beam step with one knob turned: the catalogue of mistakes below."""
+    vocab = log_probs.shape[-1]
+    totals = (beam_scores[:, None] if add_scores else 0) + log_probs
+    if not flatten:  # the best tokens of the first beam only
+        scores, tokens = totals[0].topk(beam_size)
+        return scores, torch.zeros_like(tokens), tokens
+    scores, flat = totals.flatten().topk(beam_size)
+    beams, tokens = flat // vocab, flat % vocab
+    return (scores, tokens, beams) if swap_indices else (scores, beams, tokens)
+
+
+BEAM_MISTAKES = [
+    Mistake(
+        "the previous beam scores are not added: a continuation's score is the beam's score "
+        "plus the token's log-probability",
+        lambda *a: _beam_step(*a, add_scores=False),
+    ),
+    Mistake(
+        "candidates must be ranked across all beams at once: flatten (beams, vocab) before topk",
+        lambda *a: _beam_step(*a, flatten=False),
+    ),
+    Mistake(
+        "beam and token indices are swapped: for a flat index f, the beam is f // vocab and "
+        "the token f % vocab",
+        lambda *a: _beam_step(*a, swap_indices=True),
+    ),
+]
+
+
+def _beam_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(0)
+    cases = []
+    for beams, vocab, size in [(1, 6, 3), (3, 5, 3), (2, 7, 4), (4, 4, 2), (3, 10, 5)]:
+        log_probs = torch.randn(beams, vocab, generator=generator).log_softmax(-1)
+        scores = -torch.rand(beams, generator=generator) * 3
+        cases.append(Case((log_probs, scores, size)))
+    return cases
+
+
+def beam_step(learner_fn) -> None:
+    """Check `beam_step(log_probs, beam_scores, beam_size) -> (scores, beam_indices,
+    token_indices)`."""
+    fn = require_function(learner_fn, "beam_step")
+    cases = _beam_cases()
+    run_cases(
+        "beam_step",
+        fn,
+        reference.beam_step,
+        cases,
+        signature="beam_step(log_probs, beam_scores, beam_size)",
+        mistakes=BEAM_MISTAKES,
+        atol=1e-6,
+        rtol=1e-6,
+        output_names=("scores", "beam_indices", "token_indices"),
+        differentiable=False,
+    )
+    passed("beam_step", f"correct on {len(cases)} cases")
