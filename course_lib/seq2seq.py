@@ -23,10 +23,21 @@ from .translation_data import (
 )
 
 
-def translation_loss(model: torch.nn.Module, batch: TranslationBatch) -> torch.Tensor:
-    """Mean cross-entropy over the real (non-padding) target tokens, with teacher forcing."""
+def translation_loss(
+    model: torch.nn.Module, batch: TranslationBatch, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Mean cross-entropy over the real (non-padding) target tokens, with teacher forcing.
+
+    `label_smoothing` moves that share of the target probability onto the other tokens
+    (notebook 04), so the model is not pushed towards infinitely confident logits.
+    """
     logits = model(batch.source, batch.source_lengths, batch.target_input)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1), batch.target_output.flatten(), ignore_index=PAD_ID)
+    return F.cross_entropy(
+        logits.flatten(0, 1),
+        batch.target_output.flatten(),
+        ignore_index=PAD_ID,
+        label_smoothing=label_smoothing,
+    )
 
 
 def bucket_label(low: int, high: int) -> str:
@@ -146,11 +157,15 @@ def train_translator(
     *,
     eval_every: int = 250,
     device=None,
+    label_smoothing: float = 0.0,
+    warmup_steps: int | None = None,
     **overrides,
 ):
     """Train a translation model with `TRANSLATION_RECIPE` (Adam, gradient clipping, teacher
     forcing), evaluating exact match on 500 validation sentences every `eval_every` steps.
-    Returns `fit`'s History."""
+    Notebook 04 adds label smoothing and a learning-rate warm-up. Returns `fit`'s History."""
+    from functools import partial
+
     from .training import fit
 
     unknown = set(overrides) - set(TRANSLATION_RECIPE)
@@ -159,11 +174,18 @@ def train_translator(
             f"unknown recipe settings {sorted(unknown)}; known: {sorted(TRANSLATION_RECIPE)}"
         )
     recipe = {**TRANSLATION_RECIPE, **overrides}
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
+    scheduler = None
+    if warmup_steps is not None:
+        from .transformer import warmup_schedule  # notebook 04's; imported only when asked for
+
+        scheduler = warmup_schedule(optimizer, warmup_steps)
     return fit(
         model,
         data.loader("train", recipe["batch_size"]),
-        optimizer=torch.optim.Adam(model.parameters(), lr=recipe["lr"]),
-        loss_fn=translation_loss,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        loss_fn=partial(translation_loss, label_smoothing=label_smoothing),
         steps=recipe["steps"],
         grad_clip=recipe["grad_clip"],
         evaluate=lambda m: {"validation exact match": exact_match(m, data, "validation")},
