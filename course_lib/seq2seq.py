@@ -158,12 +158,14 @@ def train_translator(
     eval_every: int = 250,
     device=None,
     label_smoothing: float = 0.0,
-    warmup_steps: int | None = None,
+    schedule=None,
     **overrides,
 ):
     """Train a translation model with `TRANSLATION_RECIPE` (Adam, gradient clipping, teacher
     forcing), evaluating exact match on 500 validation sentences every `eval_every` steps.
-    Notebook 04 adds label smoothing and a learning-rate warm-up. Returns `fit`'s History."""
+    Notebook 04 adds `label_smoothing` and a learning-rate `schedule` (a function of the
+    optimizer returning a scheduler, e.g. `lambda opt: warmup_schedule(opt, 200)`).
+    Returns `fit`'s History."""
     from functools import partial
 
     from .training import fit
@@ -175,11 +177,7 @@ def train_translator(
         )
     recipe = {**TRANSLATION_RECIPE, **overrides}
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
-    scheduler = None
-    if warmup_steps is not None:
-        from .transformer import warmup_schedule  # notebook 04's; imported only when asked for
-
-        scheduler = warmup_schedule(optimizer, warmup_steps)
+    scheduler = schedule(optimizer) if schedule is not None else None
     return fit(
         model,
         data.loader("train", recipe["batch_size"]),
