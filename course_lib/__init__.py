@@ -2,11 +2,18 @@
 
 The notebooks are the textbook; this package is its appendix. Modules follow the course order:
 
-    device      choose CPU/CUDA/MPS and seed everything (`setup`)            notebook 00
-    softmax     scores to probabilities                                      notebook 00
-    training    the one training loop, `fit`, and its `History`              every notebook
-    plots       loss curves and attention heatmaps                           every notebook
-    check       one checker per graded exercise (`check.softmax(softmax)`)   every notebook
+    device                choose CPU/CUDA/MPS and seed everything (`setup`)     notebook 00
+    softmax               scores to probabilities                               notebook 00
+    training              the one training loop, `fit`, and its `History`       every notebook
+    plots                 loss curves and attention heatmaps                    every notebook
+    timing                fair timings (warm-up, median)                        notebooks 01, 03
+    translation_data      English -> French number and date phrases             notebook 01
+    rnn                   RNN/GRU/LSTM cells, the GRU encoder-decoder            notebook 01
+    seq2seq               translation training recipe, exact match, BLEU         notebooks 01-04
+    attention             scaled dot-product attention, masks, GRU + attention   notebook 02
+    multi_head_attention  split/merge heads, MultiHeadAttention                  notebook 03
+    transformer           positional encoding, encoder/decoder layers, beam      notebook 04
+    check                 one checker per graded exercise (`check.softmax(...)`) every notebook
 
 and, for instructors: `authoring` (solutions -> student notebooks), `grading` (grade submissions),
 `execution` (run notebooks headless). Command line: `python -m course_lib --help`.
