@@ -53,6 +53,7 @@ class TranslationReport:
     by_length: dict[str, float]  # bucket label ("1-10", ..., "31+") -> exact-match accuracy
     bucket_sizes: dict[str, int]
     examples: list[tuple[str, str, str]] = field(default_factory=list)  # source, reference, output
+    training: dict = field(default_factory=dict)  # from `training_summary`, when saved with one
 
     def summary(self, name: str = "model") -> str:
         buckets = ", ".join(
@@ -193,8 +194,29 @@ def train_translator(
     )
 
 
-def save_report(name: str, report: TranslationReport) -> None:
-    """Keep a notebook's results (in the course cache) for a later notebook to compare with."""
+def training_summary(
+    history, metric: str = "validation exact match", threshold: float = 0.95
+) -> dict:
+    """Steps, seconds, milliseconds per step, and the first evaluated step (and its time) at
+    which `metric` reached `threshold` (None if it never did)."""
+    steps, seconds = history.steps[-1], history.seconds
+    reached = [
+        step for step, value in zip(*history.metric(metric), strict=True) if value >= threshold
+    ]
+    first = reached[0] if reached else None
+    return {
+        "steps": steps,
+        "seconds": seconds,
+        "ms_per_step": 1000 * seconds / steps,
+        "threshold": threshold,
+        "steps_to_threshold": first,
+        "seconds_to_threshold": None if first is None else seconds * first / steps,
+    }
+
+
+def save_report(name: str, report: TranslationReport, history=None) -> None:
+    """Keep a notebook's results (in the course cache) for a later notebook to compare with;
+    with the training `history`, also how fast it trained (`training_summary`)."""
     import json
     from dataclasses import asdict
 
@@ -202,7 +224,11 @@ def save_report(name: str, report: TranslationReport) -> None:
 
     folder = cache_dir() / "reports"
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"recipe": TRANSLATION_RECIPE, "report": {**asdict(report), "examples": []}}
+    training = training_summary(history) if history is not None else report.training
+    data = {
+        "recipe": TRANSLATION_RECIPE,
+        "report": {**asdict(report), "examples": [], "training": training},
+    }
     (folder / f"{name}.json").write_text(json.dumps(data, indent=1))
 
 

@@ -117,3 +117,26 @@ def test_length_grouped_batches_cover_everything_once_and_group_lengths():
     assert spread / len(batches) < 5  # random batches would spread over ~30
     torch.manual_seed(0)
     assert list(LengthGroupedBatches(lengths, batch_size=10)) == batches
+
+
+def test_reports_round_trip_with_their_training_summary(tmp_path, monkeypatch):
+    from course_lib.seq2seq import TranslationReport, load_report, save_report
+    from course_lib.training import History
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    history = History(
+        steps=[1, 2, 3, 4],
+        losses=[1.0] * 4,
+        seconds=2.0,
+        evaluations=[
+            {"step": 2, "validation exact match": 0.5},
+            {"step": 4, "validation exact match": 0.97},
+        ],
+    )
+    report = TranslationReport(0.9, 80.0, {"1-10": 1.0}, {"1-10": 5}, [("a", "b", "c")])
+    save_report("model", report, history)
+    loaded = load_report("model")
+    assert loaded.exact_match == 0.9 and loaded.examples == []
+    assert loaded.training["steps_to_threshold"] == 4
+    assert loaded.training["ms_per_step"] == pytest.approx(500.0)
+    assert load_report("missing") is None
