@@ -46,22 +46,25 @@ def bucket_label(low: int, high: int) -> str:
 
 @dataclass
 class TranslationReport:
-    """Exact-match accuracy, BLEU and accuracy per source-length bucket on one split."""
+    """Exact-match accuracy and BLEU on one split; exact match of the number phrases per
+    source-length bucket (dates, all short, are left out of the buckets) and per kind."""
 
     exact_match: float
     bleu: float
-    by_length: dict[str, float]  # bucket label ("1-10", ..., "31+") -> exact-match accuracy
+    by_length: dict[str, float]  # bucket label ("1-10", ..., "31+") -> exact match, numbers only
     bucket_sizes: dict[str, int]
     examples: list[tuple[str, str, str]] = field(default_factory=list)  # source, reference, output
     training: dict = field(default_factory=dict)  # from `training_summary`, when saved with one
+    by_kind: dict[str, float] = field(default_factory=dict)  # "number" / "date" -> exact match
 
     def summary(self, name: str = "model") -> str:
         buckets = ", ".join(
             f"{label}: {accuracy:.1%}" for label, accuracy in self.by_length.items()
         )
+        kinds = ", ".join(f"{kind}s {accuracy:.1%}" for kind, accuracy in self.by_kind.items())
         return (
-            f"{name}: exact match {self.exact_match:.1%}, BLEU {self.bleu:.1f}; "
-            f"by source length: {buckets}"
+            f"{name}: exact match {self.exact_match:.1%} ({kinds}), BLEU {self.bleu:.1f}; "
+            f"numbers by source length: {buckets}"
         )
 
 
@@ -112,15 +115,24 @@ def exact_match(
 def evaluate_translation(
     model: torch.nn.Module, data: TranslationData, split: str = "test"
 ) -> TranslationReport:
-    """Exact match, corpus BLEU (sacrebleu, on detokenised text) and accuracy per length bucket."""
+    """Exact match, corpus BLEU (sacrebleu, on detokenised text), exact match per kind, and
+    exact match of the number phrases per source-length bucket."""
     sacrebleu = require("sacrebleu", "sacrebleu==2.6.0")
     sources, references, predictions = predict(model, data, split)
     correct = [r == p for r, p in zip(references, predictions, strict=True)]
+    kinds = data[split]["kind"][: len(correct)]  # predict keeps the split's order
+    by_kind = {}
+    for kind in sorted(set(kinds), key=["number", "date"].index):
+        members = [ok for ok, k in zip(correct, kinds, strict=True) if k == kind]
+        by_kind[kind] = sum(members) / len(members)
+    numbers = [
+        (source, ok)
+        for source, ok, kind in zip(sources, correct, kinds, strict=True)
+        if kind == "number"
+    ]
     by_length, sizes = {}, {}
     for low, high in LENGTH_BUCKETS:
-        members = [
-            ok for source, ok in zip(sources, correct, strict=True) if low <= len(source) <= high
-        ]
+        members = [ok for source, ok in numbers if low <= len(source) <= high]
         if members:
             label = bucket_label(low, high)
             by_length[label] = sum(members) / len(members)
@@ -131,7 +143,9 @@ def evaluate_translation(
         (detokenize(s), detokenize(r), detokenize(p))
         for s, r, p in zip(sources, references, predictions, strict=True)
     ]
-    return TranslationReport(sum(correct) / len(correct), bleu, by_length, sizes, examples)
+    return TranslationReport(
+        sum(correct) / len(correct), bleu, by_length, sizes, examples, by_kind=by_kind
+    )
 
 
 def plot_accuracy_by_length(
