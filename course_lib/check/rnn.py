@@ -75,21 +75,25 @@ RNN_MISTAKES = [
 ]
 
 
-def rnn_cell_step(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
-    """Check `rnn_cell_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)` (vanilla RNN step)."""
-    fn = require_function(learner_fn, "rnn_cell_step")
-    cases = _cases(1, seed, n_random)
+def _check_cell(name: str, learner_fn, gates: int, mistakes, seed: int, n_random: int) -> None:
+    fn = require_function(learner_fn, name)
+    cases = _cases(gates, seed, n_random)
     run_cases(
-        "rnn_cell_step",
+        name,
         fn,
-        reference.rnn_cell_step,
+        getattr(reference, name),
         cases,
-        signature=SIGNATURE.format(name="rnn_cell_step"),
-        mistakes=RNN_MISTAKES,
+        signature=SIGNATURE.format(name=name),
+        mistakes=mistakes,
         atol=ATOL,
         rtol=RTOL,
     )
-    passed("rnn_cell_step", f"matches the reference on {len(cases)} cases (atol={ATOL:g})")
+    passed(name, f"matches the reference on {len(cases)} cases (atol={ATOL:g})")
+
+
+def rnn_cell_step(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
+    """Check `rnn_cell_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)` (vanilla RNN step)."""
+    _check_cell("rnn_cell_step", learner_fn, 1, RNN_MISTAKES, seed, n_random)
 
 
 def _gru(
@@ -173,16 +177,4 @@ GRU_MISTAKES = [
 def gru_cell_step(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
     """Check `gru_cell_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)` against nn.GRUCell's
     equations."""
-    fn = require_function(learner_fn, "gru_cell_step")
-    cases = _cases(3, seed, n_random)
-    run_cases(
-        "gru_cell_step",
-        fn,
-        reference.gru_cell_step,
-        cases,
-        signature=SIGNATURE.format(name="gru_cell_step"),
-        mistakes=GRU_MISTAKES,
-        atol=ATOL,
-        rtol=RTOL,
-    )
-    passed("gru_cell_step", f"matches the reference on {len(cases)} cases (atol={ATOL:g})")
+    _check_cell("gru_cell_step", learner_fn, 3, GRU_MISTAKES, seed, n_random)
