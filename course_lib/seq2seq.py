@@ -73,31 +73,43 @@ def predict(
     model: torch.nn.Module,
     data: TranslationData,
     split: str,
-    batch_size: int = 500,
+    batch_size: int = 200,
     limit: int | None = None,
     device=None,
 ) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
-    """Greedy translations of `split`: (source tokens, reference tokens, predicted tokens)."""
+    """Greedy translations of the first `limit` sentences of `split` (all by default), in the
+    split's order: (source tokens, reference tokens, predicted tokens).
+
+    Batches hold sentences of similar length (shortest first), so that decoding stops early on
+    short ones; the results are put back in the split's order.
+    """
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     vocab = data.target_vocab
-    sources, references, predictions = [], [], []
-    seen = 0
-    for batch in data.loader(split, batch_size=batch_size, shuffle=False):
+    loader = data.loader(split, batch_size, shuffle=False, limit=limit, sort_by_length=True)
+    results = []  # (source, reference, prediction) in the loader's order
+    for batch in loader:
         batch = to_device(batch, device)
         max_len = batch.target_output.shape[1] + 5
         ids = model.greedy_decode(
             batch.source, batch.source_lengths, max_len, vocab.bos_id, vocab.eos_id
         )
         for row in range(batch.source.shape[0]):
-            sources.append(data.source_vocab.decode(batch.source[row].tolist()))
-            references.append(vocab.decode(batch.target_output[row].tolist()))
-            predictions.append(vocab.decode(ids[row].tolist()))
-        seen += batch.source.shape[0]
-        if limit is not None and seen >= limit:
-            break
+            results.append(
+                (
+                    data.source_vocab.decode(batch.source[row].tolist()),
+                    vocab.decode(batch.target_output[row].tolist()),
+                    vocab.decode(ids[row].tolist()),
+                )
+            )
     model.train(was_training)
+    in_split_order = [None] * len(results)
+    for position, index in enumerate(loader.batch_sampler.fixed_order()):
+        in_split_order[index] = results[position]
+    sources, references, predictions = (
+        list(column) for column in zip(*in_split_order, strict=True)
+    )
     return sources, references, predictions
 
 

@@ -339,10 +339,12 @@ def beam_step(
     return scores, flat_indices // vocab, flat_indices % vocab
 
 
-def length_normalized(score: float, length: int, alpha: float = 0.6) -> float:
-    """Summed log-probability divided by length^alpha, so that longer hypotheses (which add more
-    negative terms) are not unfairly beaten by short ones; alpha = 0 turns it off."""
-    return score / (length**alpha)
+def length_normalized(scores, lengths, alpha: float = 0.6):
+    """Summed log-probabilities divided by length^alpha, so that longer hypotheses (which add
+    more negative terms) are not unfairly beaten by short ones; alpha = 0 turns it off, alpha = 1
+    is the mean log-probability per token. Works on numbers or on tensors (scores (n,) float,
+    lengths (n,))."""
+    return scores / lengths**alpha
 
 
 @torch.no_grad()

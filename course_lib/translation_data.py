@@ -134,22 +134,37 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
     Each epoch: shuffle all indices, cut them into pools of `pool_batches` batches, sort each
     pool by length, cut it into batches, and shuffle the batches. The shuffle is drawn from
     torch's global random generator, so `course_lib.setup(seed)` makes it reproducible.
+
+    Without `shuffle` (evaluation) the order is fixed: the examples in their order, or, with
+    `sort_by_length`, shortest first (`fixed_order()` says which), so that a decoding loop can stop
+    early on batches of short sentences.
     """
 
     def __init__(
-        self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, pool_batches: int = 50
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        shuffle: bool = True,
+        pool_batches: int = 50,
+        sort_by_length: bool = False,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.lengths, self.batch_size = list(lengths), batch_size
         self.shuffle, self.pool_size = shuffle, batch_size * pool_batches
+        self.sort_by_length = sort_by_length
 
     def __len__(self) -> int:
         return math.ceil(len(self.lengths) / self.batch_size)
 
+    def fixed_order(self) -> list[int]:
+        """The example indices in the order the unshuffled batches visit them."""
+        order = list(range(len(self.lengths)))
+        return sorted(order, key=self.lengths.__getitem__) if self.sort_by_length else order
+
     def __iter__(self):
         if not self.shuffle:  # fixed order, for evaluation
-            order = list(range(len(self.lengths)))
+            order = self.fixed_order()
             yield from (
                 order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)
             )
@@ -184,15 +199,26 @@ class TranslationData:
             for name, split in self.splits.items()
         }
 
-    def loader(self, split: str, batch_size: int = 64, shuffle: bool | None = None) -> DataLoader:
+    def loader(
+        self,
+        split: str,
+        batch_size: int = 64,
+        shuffle: bool | None = None,
+        limit: int | None = None,
+        sort_by_length: bool = False,
+    ) -> DataLoader:
         """Batches of `split` as `TranslationBatch`es, shuffled by default for "train" only.
 
-        Shuffled batches group sentences of similar length (`LengthGroupedBatches`).
+        Shuffled batches group sentences of similar length (`LengthGroupedBatches`). `limit`
+        keeps the split's first `limit` pairs; `sort_by_length` (unshuffled only) visits them
+        shortest first, in the order `loader.batch_sampler.fixed_order()` gives.
         """
         self[split]  # validates the name
-        pairs, vocab = self._pairs[split], self.target_vocab
+        pairs, vocab = self._pairs[split][:limit], self.target_vocab
         shuffle = (split == "train") if shuffle is None else shuffle
-        sampler = LengthGroupedBatches([len(source) for source, _ in pairs], batch_size, shuffle)
+        sampler = LengthGroupedBatches(
+            [len(source) for source, _ in pairs], batch_size, shuffle, sort_by_length=sort_by_length
+        )
         return DataLoader(
             pairs,
             batch_sampler=sampler,

@@ -182,7 +182,12 @@ def test_length_normalisation():
 def _checkers_04():
     from course_lib import check
     from course_lib import transformer as reference
-    from course_lib.check.transformer import BEAM_MISTAKES, ENCODING_MISTAKES, MASK_MISTAKES
+    from course_lib.check.transformer import (
+        BEAM_MISTAKES,
+        ENCODING_MISTAKES,
+        LENGTH_MISTAKES,
+        MASK_MISTAKES,
+    )
 
     return {
         "positional_encoding": (
@@ -196,6 +201,11 @@ def _checkers_04():
             MASK_MISTAKES,
         ),
         "beam_step": (check.beam_step, reference.beam_step, BEAM_MISTAKES),
+        "length_normalized": (
+            check.length_normalized,
+            reference.length_normalized,
+            LENGTH_MISTAKES,
+        ),
     }
 
 
@@ -208,7 +218,7 @@ def _planted_04():
 
 
 @pytest.mark.parametrize(
-    "name", ["positional_encoding", "decoder_self_attention_mask", "beam_step"]
+    "name", ["positional_encoding", "decoder_self_attention_mask", "beam_step", "length_normalized"]
 )
 def test_notebook_04_reference_passes(name, capsys):
     checker, reference, _ = _checkers_04()[name]

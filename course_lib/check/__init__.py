@@ -8,18 +8,26 @@ mistake. Checkers are grouped by notebook in the modules of this package.
 """
 
 from .attention import causal_mask, padding_mask, scaled_dot_product_attention
+from .decoder_only import generate, summary_loss_mask
 from .framework import CheckFailed
 from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
 from .orientation import softmax
 from .rnn import gru_cell_step, rnn_cell_step
-from .transformer import beam_step, decoder_self_attention_mask, positional_encoding
+from .transformer import (
+    beam_step,
+    decoder_self_attention_mask,
+    length_normalized,
+    positional_encoding,
+)
 
 __all__ = [
     "CheckFailed",
     "beam_step",
     "decoder_self_attention_mask",
     "causal_mask",
+    "generate",
     "gru_cell_step",
+    "length_normalized",
     "merge_heads",
     "multi_head_attention_forward",
     "padding_mask",
@@ -28,4 +36,5 @@ __all__ = [
     "scaled_dot_product_attention",
     "softmax",
     "split_heads",
+    "summary_loss_mask",
 ]

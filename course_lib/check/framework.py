@@ -59,9 +59,18 @@ def describe_value(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         dtype = "" if value.dtype == torch.float32 else f", dtype={value.dtype}"
         if value.numel() <= 6:
+            if value.is_floating_point():  # 4 significant digits are enough to recognise it
+                return _rounded(value.tolist()) + (f" ({value.dtype})" if dtype else "")
             return f"{value.tolist()}" + (f" ({value.dtype})" if dtype else "")
         return f"a tensor of shape {tuple(value.shape)}{dtype}"
     return repr(value)
+
+
+def _rounded(values) -> str:
+    """A nested list of floats written with 4 significant digits."""
+    if isinstance(values, list):
+        return "[" + ", ".join(_rounded(v) for v in values) + "]"
+    return f"{values:.4g}"
 
 
 def passed(name: str, detail: str) -> None:

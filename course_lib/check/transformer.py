@@ -1,5 +1,5 @@
 """Checks for notebook 04 (the Transformer): positional encoding, the decoder's self-attention
-mask, and one step of beam search."""
+mask, one step of beam search, and the length-normalised score of a finished hypothesis."""
 
 from __future__ import annotations
 
@@ -181,3 +181,49 @@ def beam_step(learner_fn) -> None:
         differentiable=False,
     )
     passed("beam_step", f"correct on {len(cases)} cases")
+
+
+LENGTH_MISTAKES = [
+    Mistake(
+        "the scores are not length-normalised: divide each summed log-probability by "
+        "length ** alpha",
+        lambda scores, lengths, alpha=0.6: scores.clone(),
+    ),
+    Mistake(
+        "alpha is ignored: divide by length ** alpha, not by the length itself",
+        lambda scores, lengths, alpha=0.6: scores / lengths,
+    ),
+    Mistake(
+        "the score is multiplied by length ** alpha; divide by it (log-probabilities are "
+        "negative, so multiplying punishes long hypotheses even more)",
+        lambda scores, lengths, alpha=0.6: scores * lengths**alpha,
+    ),
+]
+
+
+def _length_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(1)
+    cases = []
+    for count, alpha in [(4, 0.6), (1, 0.6), (6, 1.0), (5, 0.0), (3, 0.75)]:
+        scores = -torch.rand(count, generator=generator) * 10 - 0.1
+        lengths = torch.randint(1, 20, (count,), generator=generator)
+        cases.append(Case((scores, lengths), {"alpha": alpha}))
+    return cases
+
+
+def length_normalized(learner_fn) -> None:
+    """Check `length_normalized(scores, lengths, alpha=0.6) -> scores / lengths ** alpha`."""
+    fn = require_function(learner_fn, "length_normalized")
+    cases = _length_cases()
+    run_cases(
+        "length_normalized",
+        fn,
+        reference.length_normalized,
+        cases,
+        signature="length_normalized(scores, lengths, alpha=0.6)",
+        mistakes=LENGTH_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+        differentiable=False,
+    )
+    passed("length_normalized", f"correct on {len(cases)} cases, alpha from 0 to 1")

@@ -1,0 +1,208 @@
+"""A decoder-only (GPT-style) Transformer language model used as a summariser (notebook 05).
+
+One sequence per example: article <sep> summary <eos>. The model predicts every next token; the
+loss can count only the summary's tokens (`summary_loss_mask`). At test time it is given
+article <sep> and continues, one token at a time, until it writes <eos> (`generate`).
+
+The layers are notebook 04's pre-norm `EncoderLayer`s used with a causal mask: self-attention
+over the tokens so far and a feed-forward network, no encoder and no cross-attention. With the
+weights copied, the stack matches `torch.nn.TransformerEncoder` run with a causal mask
+(tests/test_decoder_only.py).
+
+Shapes: ids (batch, seq); logits (batch, seq, vocab); masks boolean, True = counts / may attend.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import causal_mask
+from .paths import require
+from .transformer import EncoderLayer, TokenEmbedding, positional_encoding
+
+
+def summary_loss_mask(ids: torch.Tensor, sep_id: int, pad_id: int) -> torch.Tensor:
+    """(batch, seq) -> (batch, seq) bool: True at the summary's tokens, i.e. every token after
+    the (first) <sep> that is not padding; the <eos> ending the summary counts, <sep> does not."""
+    after_sep = (ids == sep_id).int().cumsum(dim=1) - (ids == sep_id).int() > 0
+    return after_sep & (ids != pad_id)
+
+
+class DecoderOnlyLM(nn.Module):
+    """Token embedding + sinusoidal positions, `num_layers` causal pre-norm layers, a final
+    LayerNorm and a linear head to vocabulary logits."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 128,
+        num_heads: int = 4,
+        num_layers: int = 2,
+        d_ff: int = 512,
+        dropout: float = 0.1,
+        max_len: int = 256,
+        pad_id: int = 0,
+        fast: bool = False,
+    ):
+        super().__init__()
+        self.embedding = TokenEmbedding(vocab_size, d_model, pad_id)
+        self.register_buffer("positions", positional_encoding(max_len, d_model), persistent=False)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first=True, fast=fast)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab_size)
+        self.pad_id = pad_id
+
+    def hidden_states(self, ids: torch.Tensor, padding: torch.Tensor | None = None):
+        """ids (batch, seq) -> (batch, seq, d_model). `padding` (batch, seq), True = real token,
+        is needed only when rows are padded on the LEFT (batched generation): pads are then
+        never attended to, and positions count real tokens only."""
+        if ids.shape[1] > self.positions.shape[0]:
+            raise ValueError(
+                f"sequence of {ids.shape[1]} tokens is longer than max_len="
+                f"{self.positions.shape[0]}"
+            )
+        mask = causal_mask(ids.shape[1], device=ids.device)  # (seq, seq)
+        if padding is None:  # right padding: causality already keeps pads out of real rows
+            x = self.embedding(ids) + self.positions[: ids.shape[1]]
+        else:
+            where = (padding.long().cumsum(dim=1) - 1).clamp(min=0)  # (batch, seq)
+            x = self.embedding(ids) + self.positions[where]
+            # (batch, seq, seq); a pad attends to itself only, so that no row is all False
+            mask = (mask & padding[:, None, :]) | torch.eye(
+                ids.shape[1], dtype=torch.bool, device=ids.device
+            )
+        x = self.dropout(x)
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.norm(x)
+
+    def forward(self, ids: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
+        """Next-token logits (batch, seq, vocab) at every position."""
+        return self.head(self.hidden_states(ids, padding))
+
+    @torch.no_grad()
+    def load_from_torch(self, encoder: nn.TransformerEncoder) -> DecoderOnlyLM:
+        """Copy the layers and final norm of a pre-norm `nn.TransformerEncoder` (for parity)."""
+        for ours, theirs in zip(self.layers, encoder.layers, strict=True):
+            ours.load_from_torch(theirs)
+        self.norm.load_state_dict(encoder.norm.state_dict())
+        return self
+
+
+def summarizer_loss(model: DecoderOnlyLM, batch, sep_id: int, weighted: bool = True):
+    """Mean next-token cross-entropy. `weighted`: over the summary's tokens only (the LM head then
+    runs on those positions only, which is also cheaper); otherwise over every real token,
+    article included. `batch.ids` is (batch, seq) article <sep> summary <eos> <pad>..."""
+    inputs, targets = batch.ids[:, :-1], batch.ids[:, 1:]
+    if weighted:
+        counts = summary_loss_mask(batch.ids, sep_id, model.pad_id)[:, 1:]  # (batch, seq - 1)
+    else:
+        counts = targets != model.pad_id
+    states = model.hidden_states(inputs)[counts]  # (counted tokens, d_model)
+    return F.cross_entropy(model.head(states), targets[counts])
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module, prompt: torch.Tensor, max_new_tokens: int, eos_id: int
+) -> torch.Tensor:
+    """Greedy continuation of one prompt (seq,): the new tokens (at most `max_new_tokens`),
+    stopping when the model writes <eos>, which is not included. The readable version: the model
+    re-reads the whole sequence at every step."""
+    ids = prompt
+    for _ in range(max_new_tokens):
+        logits = model(ids[None])[0, -1]  # (vocab,): the prediction after the last token
+        next_id = logits.argmax()
+        if next_id.item() == eos_id:
+            break
+        ids = torch.cat([ids, next_id[None]])
+    return ids[len(prompt) :]
+
+
+@torch.no_grad()
+def generate_batch(
+    model: DecoderOnlyLM,
+    prompts: list[torch.Tensor],
+    max_new_tokens: int,
+    eos_id: int,
+    pad_id: int = 0,
+) -> list[torch.Tensor]:
+    """`generate` for many prompts at once: prompts are padded on the left so that every row's
+    next token is at the last position; returns each row's new tokens (before <eos>)."""
+    device = next(model.parameters()).device
+    longest = max(len(prompt) for prompt in prompts)
+    ids = torch.full((len(prompts), longest), pad_id, dtype=torch.long, device=device)
+    padding = torch.zeros(len(prompts), longest, dtype=torch.bool, device=device)
+    for row, prompt in enumerate(prompts):
+        ids[row, longest - len(prompt) :] = prompt.to(device)
+        padding[row, longest - len(prompt) :] = True
+    finished = torch.zeros(len(prompts), dtype=torch.bool, device=device)
+    new_tokens = []
+    for _ in range(max_new_tokens):
+        # the head only where it is needed: the last position of each row
+        next_ids = model.head(model.hidden_states(ids, padding)[:, -1]).argmax(-1)  # (batch,)
+        next_ids = torch.where(finished, torch.full_like(next_ids, eos_id), next_ids)
+        new_tokens.append(next_ids)
+        finished |= next_ids == eos_id
+        if finished.all():
+            break
+        ids = torch.cat([ids, next_ids[:, None]], dim=1)
+        padding = torch.cat([padding, torch.ones_like(padding[:, :1])], dim=1)
+    written = torch.stack(new_tokens, dim=1).cpu()  # (batch, steps)
+    outputs = []
+    for row in written:
+        stops = (row == eos_id).nonzero()
+        outputs.append(row[: stops[0, 0]] if len(stops) else row)
+    return outputs
+
+
+def rouge(predictions: list[str], references: list[str]) -> dict[str, float]:
+    """Mean ROUGE-1, ROUGE-2 and ROUGE-L F1 (0-100) of `rouge-score`, with stemming: word
+    overlap, pair-of-words overlap and longest common subsequence with the references."""
+    rouge_scorer = require("rouge_score.rouge_scorer", "rouge-score==0.1.2")
+    names = ("rouge1", "rouge2", "rougeL")
+    scorer = rouge_scorer.RougeScorer(list(names), use_stemmer=True)
+    totals = dict.fromkeys(names, 0.0)
+    for prediction, reference in zip(predictions, references, strict=True):
+        scores = scorer.score(reference, prediction)
+        for name in names:
+            totals[name] += scores[name].fmeasure
+    return {name: 100 * total / max(len(references), 1) for name, total in totals.items()}
+
+
+def first_words(text: str, count: int) -> str:
+    """The baseline summary: the article's first `count` words."""
+    return " ".join(text.split()[:count])
+
+
+def summarize(
+    model: DecoderOnlyLM,
+    data,
+    split: str = "test",
+    limit: int | None = None,
+    batch_size: int = 64,
+    max_new_tokens: int = 32,
+) -> list[str]:
+    """Greedy summaries of the first `limit` articles of `split` (a `SummarizationData`),
+    batched by prompt length (decoding stops early on batches whose summaries are done)."""
+    from .summarization_data import EOS_ID, PAD_ID
+
+    was_training = model.training
+    model.eval()
+    count = len(data[split]) if limit is None else min(limit, len(data[split]))
+    prompts = [data.prompt(split, index) for index in range(count)]
+    order = sorted(range(count), key=lambda index: len(prompts[index]))
+    summaries = [""] * count
+    for start in range(0, count, batch_size):
+        rows = order[start : start + batch_size]
+        outputs = generate_batch(model, [prompts[i] for i in rows], max_new_tokens, EOS_ID, PAD_ID)
+        for index, ids in zip(rows, outputs, strict=True):
+            summaries[index] = data.decode(ids.tolist())
+    model.train(was_training)
+    return summaries

@@ -1,0 +1,166 @@
+"""Notebook 05: the decoder-only LM (parity with torch.nn, float32, atol 1e-5), its loss mask,
+generation (readable and batched agree), the checkers, and the docstring data's extraction."""
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib import check
+from course_lib import decoder_only as reference
+from course_lib.check.decoder_only import (
+    GENERATE_CASES,
+    GENERATE_MISTAKES,
+    LOSS_MASK_MISTAKES,
+    ScriptedLM,
+)
+from course_lib.decoder_only import DecoderOnlyLM, generate, generate_batch, summary_loss_mask
+from course_lib.summarization_data import docstring_pair, split_of
+
+ATOL = 1e-5
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+def test_decoder_stack_matches_torch_encoder_with_a_causal_mask():
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True, norm_first=True)
+    theirs = nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(32)).eval()
+    ours = DecoderOnlyLM(50, d_model=32, num_heads=4, num_layers=2, d_ff=64, dropout=0.0)
+    ours.load_from_torch(theirs).eval()
+    ids = torch.randint(3, 50, (2, 9))
+    embedded = ours.embedding(ids) + ours.positions[:9]
+    expected = theirs(embedded, mask=nn.Transformer.generate_square_subsequent_mask(9))
+    torch.testing.assert_close(ours.hidden_states(ids), expected, atol=ATOL, rtol=ATOL)
+
+
+def test_loss_mask_marks_the_summary_and_its_eos_only():
+    ids = torch.tensor([[5, 6, 1, 7, 8, 2, 0], [5, 1, 7, 2, 0, 0, 0]])
+    expected = torch.tensor([[0, 0, 0, 1, 1, 1, 0], [0, 0, 1, 1, 0, 0, 0]], dtype=torch.bool)
+    assert torch.equal(summary_loss_mask(ids, sep_id=1, pad_id=0), expected)
+
+
+def test_a_prediction_never_sees_the_future():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(40, d_model=32, num_heads=4, d_ff=64, dropout=0.0).eval()
+    ids = torch.randint(3, 40, (1, 8))
+    changed = ids.clone()
+    changed[0, 5:] = 3
+    torch.testing.assert_close(model(ids)[:, :5], model(changed)[:, :5])
+
+
+def test_left_padded_rows_give_the_same_prediction_as_unpadded_ones():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(40, d_model=32, num_heads=4, d_ff=64, dropout=0.0).eval()
+    short = torch.tensor([7, 8, 9])
+    padded = torch.tensor([[0, 0, 7, 8, 9]])
+    padding = torch.tensor([[False, False, True, True, True]])
+    torch.testing.assert_close(
+        model(padded, padding)[0, -1], model(short[None])[0, -1], atol=ATOL, rtol=ATOL
+    )
+
+
+def test_batched_generation_matches_one_at_a_time():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(30, d_model=32, num_heads=4, d_ff=64, dropout=0.0).eval()
+    with torch.no_grad():  # make <eos> (id 2) likely enough that some rows stop early
+        model.head.bias[2] += 2.5
+    prompts = [torch.randint(3, 30, (n,)) for n in (4, 9, 1, 6, 6)]
+    batched = generate_batch(model, prompts, max_new_tokens=10, eos_id=2)
+    singles = [generate(model, prompt, 10, eos_id=2) for prompt in prompts]
+    assert any(len(ids) < 10 for ids in singles)  # both endings are exercised
+    for ours, single in zip(batched, singles, strict=True):
+        assert ours.tolist() == single.tolist()
+
+
+def test_generate_cases_reach_both_endings():
+    model = ScriptedLM()
+    lengths = [
+        len(generate(model, torch.tensor(prompt), limit, eos_id))
+        for prompt, limit, eos_id in GENERATE_CASES
+    ]
+    limits = [limit for _, limit, _ in GENERATE_CASES]
+    assert any(n < limit for n, limit in zip(lengths, limits, strict=True))
+    assert any(n == limit for n, limit in zip(lengths, limits, strict=True))
+
+
+@pytest.mark.parametrize(
+    "checker, function",
+    [(check.summary_loss_mask, summary_loss_mask), (check.generate, generate)],
+    ids=["summary_loss_mask", "generate"],
+)
+def test_notebook_05_reference_passes(checker, function, capsys):
+    checker(function)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize("index", range(len(LOSS_MASK_MISTAKES)))
+def test_loss_mask_mistakes_get_their_hint(index):
+    mistake = LOSS_MASK_MISTAKES[index]
+    with pytest.raises(check.CheckFailed) as failure:
+        check.summary_loss_mask(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)
+
+
+def test_loss_mask_with_hard_coded_ids_is_named():
+    with pytest.raises(check.CheckFailed, match="sep_id and pad_id arguments"):
+        check.summary_loss_mask(lambda ids, sep_id, pad_id: summary_loss_mask(ids, 1, 0))
+
+
+@pytest.mark.parametrize("index", range(len(GENERATE_MISTAKES)))
+def test_generate_mistakes_get_their_hint(index):
+    mistake = GENERATE_MISTAKES[index]
+    with pytest.raises(check.CheckFailed) as failure:
+        check.generate(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)
+
+
+def test_generate_called_without_a_batch_axis_gets_advice():
+    def unbatched(model, prompt, max_new_tokens, eos_id):
+        return model(prompt)[-1].argmax()[None]
+
+    with pytest.raises(check.CheckFailed, match=r"model\(ids\[None\]\)"):
+        check.generate(unbatched)
+
+
+@pytest.mark.parametrize("gap", ["\n\n", "\n"], ids=["section-paragraph", "section-in-paragraph"])
+def test_docstring_pair_takes_the_description_up_to_the_first_section(gap):
+    docstring = (
+        "Return the number of widgets in a box.\n\n"
+        "A box may hold widgets of several :class:`Kind` s; all of them are counted, and\n"
+        "``None`` counts as an empty box that holds nothing at all." + gap + "Args:\n"
+        "    box: the box."
+    )
+    article, summary = docstring_pair(docstring)
+    assert summary == "Return the number of widgets in a box."
+    assert article.startswith("A box may hold widgets of several Kind s;")
+    assert article.endswith("holds nothing at all.")
+
+
+@pytest.mark.parametrize(
+    "docstring",
+    [
+        "Only a summary line.",
+        "Summary line here please.\n\nToo short.",
+        "Summary line here please.\n\nArgs:\n    x: something long enough to count as words.",
+        ">>> code first\n\nThen a long description that goes on and on for many words indeed.",
+    ],
+)
+def test_docstrings_without_a_pair_are_skipped(docstring):
+    assert docstring_pair(docstring) is None
+
+
+def test_split_of_is_stable_and_roughly_80_10_10():
+    articles = [f"article number {i}" for i in range(2000)]
+    splits = [split_of(article) for article in articles]
+    assert splits == [split_of(article) for article in articles]
+    assert 0.75 < splits.count("train") / 2000 < 0.85
+    assert 0.07 < splits.count("test") / 2000 < 0.13
+
+
+def test_reference_loss_counts_only_the_summary():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(20, d_model=16, num_heads=2, d_ff=32, dropout=0.0)
+    batch = type("Batch", (), {"ids": torch.tensor([[5, 6, 1, 7, 2, 0]])})()
+    weighted = reference.summarizer_loss(model, batch, sep_id=1, weighted=True)
+    logits = model(batch.ids[:, :-1])[0]  # predictions after each token
+    expected = nn.functional.cross_entropy(logits[2:4], torch.tensor([7, 2]))
+    torch.testing.assert_close(weighted, expected)
