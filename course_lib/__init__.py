@@ -13,6 +13,8 @@ The notebooks are the textbook; this package is its appendix. Modules follow the
     attention             scaled dot-product attention, masks, GRU + attention   notebook 02
     multi_head_attention  split/merge heads, MultiHeadAttention                  notebook 03
     transformer           positional encoding, encoder/decoder layers, beam      notebook 04
+    summarization_data    docstring summaries, byte-level BPE tokenizer          notebook 05
+    decoder_only          GPT-style LM, summary loss mask, generation, ROUGE     notebook 05
     check                 one checker per graded exercise (`check.softmax(...)`) every notebook
 
 and, for instructors: `authoring` (solutions -> student notebooks), `grading` (grade submissions),

@@ -79,7 +79,9 @@ def _run(args: argparse.Namespace) -> int:
     from .execution import execute_notebook
 
     solutions = Path(args.solutions)
-    paths = [Path(p) for p in args.notebooks] or sorted(solutions.glob("*.ipynb"))
+    paths = []
+    for given in map(Path, args.notebooks or [solutions]):  # a folder means its notebooks
+        paths += sorted(given.glob("*.ipynb")) if given.is_dir() else [given]
     total, failed = 0.0, 0
     for path in paths:
         print(f"{path.name} ...", end=" ", flush=True)
@@ -139,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.set_defaults(handler=_grade)
 
     run = commands.add_parser("run", help="execute solutions notebooks headless, timed")
-    run.add_argument("notebooks", nargs="*", help="default: every notebook in solutions/")
+    run.add_argument(
+        "notebooks", nargs="*", help="notebooks or folders; default: every notebook in solutions/"
+    )
     run.add_argument("--inplace", action="store_true", help="save the outputs (authoring)")
     run.add_argument("--timeout", type=_seconds, default=600, help="seconds per cell (%(default)s)")
     run.set_defaults(handler=_run)

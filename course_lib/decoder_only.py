@@ -32,7 +32,8 @@ def summary_loss_mask(ids: torch.Tensor, sep_id: int, pad_id: int) -> torch.Tens
 
 class DecoderOnlyLM(nn.Module):
     """Token embedding + sinusoidal positions, `num_layers` causal pre-norm layers, a final
-    LayerNorm and a linear head to vocabulary logits."""
+    LayerNorm and a linear head to vocabulary logits: ids (batch, seq) -> logits
+    (batch, seq, vocab_size), the scores at position t being the prediction of token t + 1."""
 
     def __init__(
         self,
@@ -133,8 +134,11 @@ def generate_batch(
     eos_id: int,
     pad_id: int = 0,
 ) -> list[torch.Tensor]:
-    """`generate` for many prompts at once: prompts are padded on the left so that every row's
-    next token is at the last position; returns each row's new tokens (before <eos>)."""
+    """`generate` for many prompts at once: prompts, each (seq_i,), are padded on the left so
+    that every row's next token is at the last position. Returns each prompt's new tokens, each
+    (n_i,) with n_i <= max_new_tokens, without the <eos>."""
+    if not prompts:
+        raise ValueError("generate_batch needs at least one prompt")
     device = next(model.parameters()).device
     longest = max(len(prompt) for prompt in prompts)
     ids = torch.full((len(prompts), longest), pad_id, dtype=torch.long, device=device)
@@ -189,8 +193,9 @@ def summarize(
     batch_size: int = 64,
     max_new_tokens: int = 32,
 ) -> list[str]:
-    """Greedy summaries of the first `limit` articles of `split` (a `SummarizationData`),
-    batched by prompt length (decoding stops early on batches whose summaries are done)."""
+    """Greedy summaries (strings) of the first `limit` articles of `split` of `data` (a
+    `SummarizationData`), in the split's order. Prompts are batched shortest first, and decoding
+    stops early on a batch whose summaries are all done."""
     from .summarization_data import EOS_ID, PAD_ID
 
     was_training = model.training

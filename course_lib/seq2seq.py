@@ -104,6 +104,8 @@ def predict(
                 )
             )
     model.train(was_training)
+    if not results:  # an empty split, or limit=0
+        return [], [], []
     in_split_order = [None] * len(results)
     for position, index in enumerate(loader.batch_sampler.fixed_order()):
         in_split_order[index] = results[position]

@@ -203,11 +203,15 @@ class TransformerStack(nn.Module):
         self.encoder_norm, self.decoder_norm = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
 
     def encode(self, source, source_mask=None):
+        """source (batch, source_len, d_model) -> memory (batch, source_len, d_model);
+        source_mask broadcastable to (batch, source_len, source_len)."""
         for layer in self.encoder_layers:
             source = layer(source, source_mask)
         return self.encoder_norm(source)  # the memory
 
     def decode(self, target, memory, target_mask=None, memory_mask=None):
+        """target (batch, target_len, d_model), memory (batch, source_len, d_model) -> decoder
+        states (batch, target_len, d_model)."""
         for layer in self.decoder_layers:
             target = layer(target, memory, target_mask, memory_mask)
         return self.decoder_norm(target)
@@ -339,11 +343,13 @@ def beam_step(
     return scores, flat_indices // vocab, flat_indices % vocab
 
 
-def length_normalized(scores, lengths, alpha: float = 0.6):
+def length_normalized(
+    scores: float | torch.Tensor, lengths: int | torch.Tensor, alpha: float = 0.6
+) -> float | torch.Tensor:
     """Summed log-probabilities divided by length^alpha, so that longer hypotheses (which add
     more negative terms) are not unfairly beaten by short ones; alpha = 0 turns it off, alpha = 1
     is the mean log-probability per token. Works on numbers or on tensors (scores (n,) float,
-    lengths (n,))."""
+    lengths (n,)). (A simplified form of Wu et al. 2016's penalty ((5 + length) / 6)^alpha.)"""
     return scores / lengths**alpha
 
 
@@ -358,8 +364,9 @@ def beam_search(
     eos_id: int,
     alpha: float = 0.6,
 ) -> list[tuple[list[int], float]]:
-    """Beam search for one sentence (source (1, source_len)): the finished hypotheses as
-    (token ids without <bos>/<eos>, length-normalised score), best first."""
+    """Beam search for one sentence (source (1, source_len)): the finished hypotheses (and, if
+    `max_len` was reached first, the unfinished ones) as (token ids without <bos>/<eos>,
+    length-normalised score), best first."""
     memory, source_mask = model.encode(source, torch.tensor([source_length]))
     hypotheses = torch.full((1, 1), bos_id, dtype=torch.long, device=source.device)
     scores = torch.zeros(1, device=source.device)
@@ -378,8 +385,8 @@ def beam_search(
         if done.all() or len(finished) >= beam_size:
             break
         hypotheses, scores = hypotheses[~done], scores[~done]
-    if not finished:  # nothing reached <eos> within max_len: return the live hypotheses
-        finished = [
+    else:  # max_len reached: the hypotheses still alive compete with the finished ones
+        finished += [
             (row[1:].tolist(), length_normalized(score, row.shape[0] - 1, alpha))
             for row, score in zip(hypotheses, scores.tolist(), strict=True)
         ]

@@ -10,6 +10,7 @@ from course_lib import decoder_only as reference
 from course_lib.check.decoder_only import (
     GENERATE_CASES,
     GENERATE_MISTAKES,
+    HARD_CODED_ID_MISTAKES,
     LOSS_MASK_MISTAKES,
     ScriptedLM,
 )
@@ -92,17 +93,11 @@ def test_notebook_05_reference_passes(checker, function, capsys):
     assert capsys.readouterr().out.startswith("✅")
 
 
-@pytest.mark.parametrize("index", range(len(LOSS_MASK_MISTAKES)))
-def test_loss_mask_mistakes_get_their_hint(index):
-    mistake = LOSS_MASK_MISTAKES[index]
+@pytest.mark.parametrize("mistake", HARD_CODED_ID_MISTAKES + LOSS_MASK_MISTAKES)
+def test_loss_mask_mistakes_get_their_hint(mistake):
     with pytest.raises(check.CheckFailed) as failure:
         check.summary_loss_mask(mistake.wrong_implementation)
     assert mistake.hint in str(failure.value)
-
-
-def test_loss_mask_with_hard_coded_ids_is_named():
-    with pytest.raises(check.CheckFailed, match="sep_id and pad_id arguments"):
-        check.summary_loss_mask(lambda ids, sep_id, pad_id: summary_loss_mask(ids, 1, 0))
 
 
 @pytest.mark.parametrize("index", range(len(GENERATE_MISTAKES)))
@@ -148,12 +143,13 @@ def test_docstrings_without_a_pair_are_skipped(docstring):
     assert docstring_pair(docstring) is None
 
 
-def test_split_of_is_stable_and_roughly_80_10_10():
-    articles = [f"article number {i}" for i in range(2000)]
-    splits = [split_of(article) for article in articles]
-    assert splits == [split_of(article) for article in articles]
+def test_split_of_is_stable_roughly_80_10_10_and_keeps_equal_summaries_together():
+    summaries = [f"Return widget number {i}." for i in range(2000)]
+    splits = [split_of(summary) for summary in summaries]
+    assert splits == [split_of(summary) for summary in summaries]
     assert 0.75 < splits.count("train") / 2000 < 0.85
     assert 0.07 < splits.count("test") / 2000 < 0.13
+    assert all(split_of(s.upper() + "  ") == split_of(s) for s in summaries[:50])
 
 
 def test_reference_loss_counts_only_the_summary():
@@ -164,3 +160,27 @@ def test_reference_loss_counts_only_the_summary():
     logits = model(batch.ids[:, :-1])[0]  # predictions after each token
     expected = nn.functional.cross_entropy(logits[2:4], torch.tensor([7, 2]))
     torch.testing.assert_close(weighted, expected)
+
+
+def test_generate_that_samples_is_told_to_take_the_argmax():
+    def sampling(model, prompt, max_new_tokens, eos_id):
+        ids = prompt
+        for _ in range(max_new_tokens):
+            probabilities = model(ids[None])[0, -1].softmax(-1)
+            next_id = torch.multinomial(probabilities, 1)
+            if next_id.item() == eos_id:
+                break
+            ids = torch.cat([ids, next_id])
+        return ids[len(prompt) :]
+
+    torch.manual_seed(0)
+    with pytest.raises(check.CheckFailed, match="argmax"):
+        check.generate(sampling)
+
+
+def test_generate_may_ask_the_model_for_its_device(capsys):
+    def device_aware(model, prompt, max_new_tokens, eos_id):
+        return generate(model, prompt.to(next(model.parameters()).device), max_new_tokens, eos_id)
+
+    check.generate(device_aware)
+    assert capsys.readouterr().out.startswith("✅ generate")

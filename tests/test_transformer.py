@@ -151,7 +151,7 @@ def test_translation_transformer_greedy_decoding_is_consistent():
     )
 
 
-def test_beam_search_of_width_one_is_greedy_and_wider_beams_score_at_least_as_well():
+def test_beam_search_of_width_one_is_greedy_and_scores_are_the_models_log_probabilities():
     from course_lib.transformer import beam_search
 
     for seed in range(3):
@@ -167,7 +167,15 @@ def test_beam_search_of_width_one_is_greedy_and_wider_beams_score_at_least_as_we
         )
         assert narrow_ids == greedy[0].tolist()
         wide = beam_search(model, source, 4, beam_size=4, max_len=6, bos_id=1, eos_id=11, alpha=0.0)
-        assert wide[0][1] >= narrow_score - 1e-6
+        assert len(wide) >= 4 and len({tuple(ids) for ids, _ in wide}) == len(wide)
+        assert [score for _, score in wide] == sorted((score for _, score in wide), reverse=True)
+        for ids, score in [*wide, (narrow_ids, narrow_score)]:  # alpha 0: summed log-probability
+            memory, mask = model.encode(source, torch.tensor([4]))
+            ended = [11] if len(ids) < 6 else []  # a hypothesis that stopped wrote <eos>
+            tokens = torch.tensor([[1, *ids, *ended]])
+            log_probs = model.decode(tokens[:, :-1], memory, mask).log_softmax(-1)
+            total = log_probs[0].gather(1, tokens[0, 1:, None]).sum().item()
+            assert abs(total - score) < 1e-4
 
 
 def test_length_normalisation():
@@ -234,3 +242,9 @@ def test_notebook_04_planted_mistakes_get_their_hint(name, index):
     with pytest.raises(check.CheckFailed) as failure:
         checker(mistakes[index].wrong_implementation)
     assert mistakes[index].hint in str(failure.value)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 9])
+def test_causal_mask_is_torch_square_subsequent_mask_with_the_meaning_flipped(size):
+    theirs = nn.Transformer.generate_square_subsequent_mask(size)  # 0 = allowed, -inf = blocked
+    assert torch.equal(causal_mask(size), theirs == 0)

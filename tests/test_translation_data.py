@@ -119,6 +119,42 @@ def test_length_grouped_batches_cover_everything_once_and_group_lengths():
     assert list(LengthGroupedBatches(lengths, batch_size=10)) == batches
 
 
+def test_unshuffled_loader_limits_and_sorts_by_length(small):
+    loader = small.loader("test", batch_size=7, shuffle=False, limit=30, sort_by_length=True)
+    order = loader.batch_sampler.fixed_order()
+    assert sorted(order) == list(range(30))
+    lengths = [len(ids) for ids in small["test"]["source_ids"][:30]]
+    assert [lengths[i] for i in order] == sorted(lengths)
+    seen = [length for batch in loader for length in batch.source_lengths.tolist()]
+    assert seen == sorted(lengths)
+
+
+def test_predict_decodes_shortest_first_but_returns_the_split_order(small):
+    from course_lib.seq2seq import predict
+    from course_lib.transformer import TranslationTransformer
+
+    torch.manual_seed(0)
+    model = TranslationTransformer(
+        len(small.source_vocab), len(small.target_vocab), d_model=16, num_heads=2, d_ff=32
+    ).eval()
+    sources, references, predictions = predict(model, small, "test", batch_size=1, limit=12)
+    vocab = small.target_vocab
+    for index in range(12):  # one sentence at a time, in the split's order
+        example = small["test"][index]
+        assert sources[index] == small.source_vocab.decode(example["source_ids"])
+        assert references[index] == vocab.decode(example["target_ids"])
+        source = torch.tensor([example["source_ids"]])
+        ids = model.greedy_decode(
+            source,
+            torch.tensor([source.shape[1]]),
+            len(example["target_ids"]) + 6,
+            vocab.bos_id,
+            vocab.eos_id,
+        )
+        assert predictions[index] == vocab.decode(ids[0].tolist())
+    assert predict(model, small, "test", limit=0) == ([], [], [])
+
+
 def test_reports_round_trip_with_their_training_summary(tmp_path, monkeypatch):
     from course_lib.seq2seq import TranslationReport, load_report, save_report
     from course_lib.training import History

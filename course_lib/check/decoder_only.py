@@ -7,11 +7,23 @@ import torch
 from torch import nn
 
 from .. import decoder_only as reference
-from .framework import Case, Mistake, passed, require_function, run_cases
+from .framework import (
+    Case,
+    CheckFailed,
+    Mistake,
+    call_learner,
+    passed,
+    require_function,
+    run_cases,
+)
 
 
 def _after_sep(ids, sep_id):
     return (ids == sep_id).int().cumsum(dim=1) > 0  # True from <sep> on
+
+
+def _one_early(mask):
+    return torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)
 
 
 def _one_late(mask):
@@ -42,11 +54,40 @@ LOSS_MASK_MISTAKES = [
         "article",
         lambda ids, sep_id, pad_id: ~_after_sep(ids, sep_id) & (ids != pad_id),
     ),
+    Mistake(
+        "the mask is one position early: it marks <sep> and misses the final <eos>. Mark the "
+        "summary tokens themselves; the shift to the targets comes later (mask[:, 1:])",
+        lambda ids, sep_id, pad_id: _one_early(reference.summary_loss_mask(ids, sep_id, pad_id)),
+    ),
+]
+
+
+# Checked first: with the usual ids (1 and 0) these give the right answer, so they only show on the
+# case that uses other ids, where they would otherwise look like the mistakes above.
+HARD_CODED_ID_MISTAKES = [
+    Mistake(
+        "use the sep_id and pad_id arguments rather than the numbers 1 and 0",
+        lambda ids, sep_id, pad_id: reference.summary_loss_mask(ids, 1, 0),
+    ),
+    Mistake(
+        "use the pad_id argument rather than the number 0",
+        lambda ids, sep_id, pad_id: reference.summary_loss_mask(ids, sep_id, 0),
+    ),
+    Mistake(
+        "use the sep_id argument rather than the number 1",
+        lambda ids, sep_id, pad_id: reference.summary_loss_mask(ids, 1, pad_id),
+    ),
 ]
 
 
 def _sequence(article, summary, padding, sep_id, eos_id, pad_id):
     return [*article, sep_id, *summary, eos_id] + [pad_id] * padding
+
+
+def _random_ids(generator, most: int) -> list[int]:
+    """Between 1 and `most` ordinary token ids (10-19)."""
+    count = int(torch.randint(1, most + 1, (), generator=generator))
+    return torch.randint(10, 20, (count,), generator=generator).tolist()
 
 
 def _loss_mask_cases() -> list[Case]:
@@ -55,22 +96,9 @@ def _loss_mask_cases() -> list[Case]:
     for rows, sep_id, eos_id, pad_id in [(2, 1, 2, 0), (3, 1, 2, 0), (1, 1, 2, 0), (3, 5, 6, 9)]:
         sequences = []
         for _ in range(rows):
-            article = (
-                torch.randint(
-                    10,
-                    20,
-                    (int(torch.randint(1, 6, (), generator=generator)),),
-                    generator=generator,
-                )
-            ).tolist()
-            summary = (
-                torch.randint(
-                    10,
-                    20,
-                    (int(torch.randint(1, 4, (), generator=generator)),),
-                    generator=generator,
-                )
-            ).tolist()
+            article, summary = _random_ids(generator, 5), _random_ids(generator, 3)
+            if sep_id != 1:  # ordinary tokens 1 (in the article) and 0 (in the summary) catch
+                article, summary = [1, *article], [0, *summary]  # hard-coded ids
             sequences.append((article, summary))
         longest = max(len(a) + len(s) + 2 for a, s in sequences)
         ids = torch.tensor(
@@ -93,13 +121,7 @@ def summary_loss_mask(learner_fn) -> None:
         reference.summary_loss_mask,
         cases,
         signature="summary_loss_mask(ids, sep_id, pad_id)",
-        mistakes=[
-            *LOSS_MASK_MISTAKES,
-            Mistake(
-                "use the sep_id and pad_id arguments rather than the numbers 1 and 0",
-                lambda ids, sep_id, pad_id: reference.summary_loss_mask(ids, 1, 0),
-            ),
-        ],
+        mistakes=[*HARD_CODED_ID_MISTAKES, *LOSS_MASK_MISTAKES],
         atol=0,
         rtol=0,
         differentiable=False,
@@ -116,6 +138,8 @@ class ScriptedLM(nn.Module):
     def __init__(self, vocab_size: int = 11):
         super().__init__()
         self.vocab_size = vocab_size
+        # unused, but lets `next(model.parameters()).device` work as on a real model
+        self.anchor = nn.Parameter(torch.zeros(1), requires_grad=False)
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}"
@@ -130,7 +154,9 @@ class ScriptedLM(nn.Module):
         sums = ids.cumsum(dim=1)  # (batch, seq): sum of the ids up to each position
         lengths = torch.arange(1, ids.shape[1] + 1, device=ids.device)
         favourite = (3 * sums + 7 * lengths) % self.vocab_size
-        return nn.functional.one_hot(favourite, self.vocab_size).float() * 5.0
+        # a margin of 1: the favourite gets only about 21% of the probability, so a loop that
+        # samples instead of taking the argmax is caught
+        return nn.functional.one_hot(favourite, self.vocab_size).float()
 
 
 def _continue(
@@ -211,6 +237,7 @@ def generate(learner_fn) -> None:
         Case((model, torch.tensor(prompt), limit, eos_id))
         for prompt, limit, eos_id in GENERATE_CASES
     ]
+    _require_deterministic(fn, cases[0])
     run_cases(
         "generate",
         fn,
@@ -224,3 +251,17 @@ def generate(learner_fn) -> None:
         dtype_advice="return the token ids as an integer tensor",
     )
     passed("generate", f"correct on {len(cases)} prompts, stopping at <eos> and at the limit")
+
+
+def _require_deterministic(fn, case: Case) -> None:
+    """Greedy decoding gives the same output every time; sampling does not."""
+    signature = "generate(model, prompt, max_new_tokens, eos_id)"
+    outputs = [call_learner(fn, "generate", case, signature) for _ in range(4)]
+    tensors = [o for o in outputs if isinstance(o, torch.Tensor)]
+    if len(tensors) == len(outputs) and any(
+        o.shape != tensors[0].shape or not torch.equal(o, tensors[0]) for o in tensors
+    ):
+        raise CheckFailed(
+            f"generate({case.describe()}) gave different tokens on different calls: greedy "
+            "decoding takes the most likely token (argmax), it does not sample"
+        )
