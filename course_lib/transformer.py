@@ -65,21 +65,29 @@ class TokenEmbedding(nn.Module):
         return self.embedding(ids) * self.factor  # (batch, seq, d_model)
 
 
-class FeedForward(nn.Module):
-    """Position-wise feed-forward network: linear2(dropout(relu(linear1(x))))."""
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}  # the paper's, and BERT's / GPT's
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: linear2(dropout(activation(linear1(x)))),
+    (batch, seq, d_model) -> (batch, seq, d_model); activation "relu" or "gelu"."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; known: {sorted(ACTIVATIONS)}")
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
+        self.activation = ACTIVATIONS[activation]
 
     def forward(self, x):
-        return self.linear2(self.dropout(F.relu(self.linear1(x))))
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
 class EncoderLayer(nn.Module):
-    """Self-attention, then feed-forward, each wrapped in a residual connection and LayerNorm."""
+    """Self-attention, then feed-forward, each wrapped in a residual connection and LayerNorm.
+    (BERT's layer is this one with norm_first=False, activation="gelu" and norm_eps=1e-12.)"""
 
     def __init__(
         self,
@@ -89,12 +97,15 @@ class EncoderLayer(nn.Module):
         dropout: float = 0.0,
         norm_first: bool = False,
         fast: bool = False,
+        activation: str = "relu",
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
         self.norm_first = norm_first
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout, fast=fast)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout)
-        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
+        self.norm1 = nn.LayerNorm(d_model, eps=norm_eps)
+        self.norm2 = nn.LayerNorm(d_model, eps=norm_eps)
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
 
     def _attend(self, x, mask):

@@ -1,0 +1,239 @@
+"""BERT (notebook 06): an encoder pretrained with masked-language modelling (MLM) and next-sentence
+prediction (NSP), then fine-tuned.
+
+The encoder is notebook 04's `EncoderLayer` as BERT uses it: post-norm, GELU, LayerNorm eps 1e-12.
+Inputs are token + segment + position embeddings (all learned), summed and normalised. Parameter
+names differ from Hugging Face's, but the structure is the same, so `load_from_transformers`
+copies the weights of `transformers.BertForPreTraining` / `BertModel` (the real MiniLM checkpoint
+included) and the outputs match (tests/test_bert.py).
+
+Shapes: ids, segments (batch, seq) long; padding (batch, seq) bool, True = real token;
+states (batch, seq, hidden); pooled (batch, hidden).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .transformer import EncoderLayer
+
+IGNORE = -100  # the label of positions the MLM loss skips (F.cross_entropy's ignore_index)
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    d_ff: int = 512
+    max_len: int = 128
+    segments: int = 2
+    dropout: float = 0.1
+    norm_eps: float = 1e-12
+    pad_id: int = 0
+
+    @classmethod
+    def from_transformers(cls, config) -> BertConfig:
+        """The same sizes as a `transformers.BertConfig`."""
+        return cls(
+            vocab_size=config.vocab_size,
+            hidden=config.hidden_size,
+            layers=config.num_hidden_layers,
+            heads=config.num_attention_heads,
+            d_ff=config.intermediate_size,
+            max_len=config.max_position_embeddings,
+            segments=config.type_vocab_size,
+            dropout=config.hidden_dropout_prob,
+            norm_eps=config.layer_norm_eps,
+            pad_id=config.pad_token_id,
+        )
+
+
+class BertEmbeddings(nn.Module):
+    """token + segment (sentence A = 0, B = 1) + position embeddings, LayerNorm, dropout."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.tokens = nn.Embedding(config.vocab_size, config.hidden, padding_idx=config.pad_id)
+        self.segments = nn.Embedding(config.segments, config.hidden)
+        self.positions = nn.Embedding(config.max_len, config.hidden)
+        self.norm = nn.LayerNorm(config.hidden, eps=config.norm_eps)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, ids, segments):
+        if ids.shape[1] > self.positions.num_embeddings:
+            raise ValueError(
+                f"sequence of {ids.shape[1]} tokens is longer than max_len="
+                f"{self.positions.num_embeddings}"
+            )
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = self.tokens(ids) + self.segments(segments) + self.positions(positions)
+        return self.dropout(self.norm(x))  # (batch, seq, hidden)
+
+
+class Bert(nn.Module):
+    """The BERT encoder: embeddings, `layers` post-norm GELU encoder layers, and the pooler
+    (tanh of a linear layer on the [CLS] state) that the NSP and classification heads read."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.layers = nn.ModuleList(
+            EncoderLayer(
+                config.hidden,
+                config.heads,
+                config.d_ff,
+                config.dropout,
+                norm_first=False,
+                activation="gelu",
+                norm_eps=config.norm_eps,
+            )
+            for _ in range(config.layers)
+        )
+        self.pooler = nn.Linear(config.hidden, config.hidden)
+
+    def forward(self, ids, segments=None, padding=None):
+        """-> states (batch, seq, hidden), pooled (batch, hidden)."""
+        segments = torch.zeros_like(ids) if segments is None else segments
+        padding = ids != self.config.pad_id if padding is None else padding
+        x = self.embeddings(ids, segments)
+        mask = padding[:, None, :]  # (batch, 1, seq): every position may attend to real tokens
+        for layer in self.layers:
+            x = layer(x, mask)
+        return x, torch.tanh(self.pooler(x[:, 0]))
+
+    @torch.no_grad()
+    def load_from_transformers(self, reference) -> Bert:
+        """Copy the weights of a `transformers.BertModel` with the same sizes."""
+        embeddings = reference.embeddings
+        self.embeddings.tokens.weight.copy_(embeddings.word_embeddings.weight)
+        self.embeddings.segments.weight.copy_(embeddings.token_type_embeddings.weight)
+        self.embeddings.positions.weight.copy_(embeddings.position_embeddings.weight)
+        self.embeddings.norm.load_state_dict(embeddings.LayerNorm.state_dict())
+        for ours, theirs in zip(self.layers, reference.encoder.layer, strict=True):
+            attention = ours.self_attention
+            for mine, their in (
+                (attention.query_projection, theirs.attention.self.query),
+                (attention.key_projection, theirs.attention.self.key),
+                (attention.value_projection, theirs.attention.self.value),
+                (attention.output_projection, theirs.attention.output.dense),
+                (ours.feed_forward.linear1, theirs.intermediate.dense),
+                (ours.feed_forward.linear2, theirs.output.dense),
+            ):
+                mine.load_state_dict(their.state_dict())
+            ours.norm1.load_state_dict(theirs.attention.output.LayerNorm.state_dict())
+            ours.norm2.load_state_dict(theirs.output.LayerNorm.state_dict())
+        if reference.pooler is not None:
+            self.pooler.load_state_dict(reference.pooler.dense.state_dict())
+        return self
+
+
+class BertForPretraining(nn.Module):
+    """BERT with its two pretraining heads. MLM: a dense + GELU + LayerNorm transform, then
+    scores over the vocabulary with the token embeddings as weights (tied) plus a bias. NSP: a
+    linear layer on the pooled [CLS] state, 2 scores (0 = B follows A, 1 = B is random)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.bert = Bert(config)
+        self.mlm_transform = nn.Sequential(
+            nn.Linear(config.hidden, config.hidden),
+            nn.GELU(),
+            nn.LayerNorm(config.hidden, eps=config.norm_eps),
+        )
+        self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.nsp_head = nn.Linear(config.hidden, 2)
+
+    def mlm_scores(self, states):
+        """states (..., hidden) -> scores over the vocabulary (..., vocab_size)."""
+        weights = self.bert.embeddings.tokens.weight  # tied: the same matrix as the input
+        return self.mlm_transform(states) @ weights.T + self.mlm_bias
+
+    def forward(self, ids, segments=None, padding=None, masked=None):
+        """-> (MLM scores, NSP scores (batch, 2)). MLM scores are (batch, seq, vocab), or, with
+        `masked` (batch, seq) bool, only at the masked positions: (num_masked, vocab), which is
+        much cheaper, since only those positions are trained."""
+        states, pooled = self.bert(ids, segments, padding)
+        if masked is not None:
+            states = states[masked]
+        return self.mlm_scores(states), self.nsp_head(pooled)
+
+    @torch.no_grad()
+    def load_from_transformers(self, reference) -> BertForPretraining:
+        """Copy the weights of a `transformers.BertForPreTraining` with the same sizes."""
+        self.bert.load_from_transformers(reference.bert)
+        transform = reference.cls.predictions.transform
+        self.mlm_transform[0].load_state_dict(transform.dense.state_dict())
+        self.mlm_transform[2].load_state_dict(transform.LayerNorm.state_dict())
+        self.mlm_bias.copy_(reference.cls.predictions.decoder.bias)
+        self.nsp_head.load_state_dict(reference.cls.seq_relationship.state_dict())
+        return self
+
+
+class BertClassifier(nn.Module):
+    """BERT + dropout + a linear layer on the pooled [CLS] state:
+    ids (batch, seq) -> class scores (batch, num_classes)."""
+
+    def __init__(self, bert: Bert, num_classes: int, dropout: float = 0.1):
+        super().__init__()
+        self.bert = bert
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(bert.config.hidden, num_classes)
+
+    def forward(self, ids, segments=None, padding=None):
+        _, pooled = self.bert(ids, segments, padding)
+        return self.classifier(self.dropout(pooled))
+
+
+def mask_tokens(
+    ids: torch.Tensor,
+    special: torch.Tensor,
+    mask_id: int,
+    vocab_size: int,
+    generator: torch.Generator,
+    rate: float = 0.15,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking for MLM. ids (batch, seq); special (batch, seq) bool, True at [CLS], [SEP]
+    and [PAD], which are never chosen. Each other token is chosen with probability `rate`; a
+    chosen token becomes [MASK] 80% of the time, a random token 10%, and stays itself 10%.
+    Returns (inputs (batch, seq), labels (batch, seq)): labels hold the original id at chosen
+    positions and IGNORE (-100) elsewhere. Random draws come from `generator`, in this order:
+    choose, then [MASK] or not, then random or not, then the random tokens."""
+    chosen = (torch.rand(ids.shape, generator=generator) < rate) & ~special
+    labels = torch.where(chosen, ids, torch.full_like(ids, IGNORE))
+    to_mask = chosen & (torch.rand(ids.shape, generator=generator) < 0.8)
+    to_random = chosen & ~to_mask & (torch.rand(ids.shape, generator=generator) < 0.5)
+    random_tokens = torch.randint(vocab_size, ids.shape, generator=generator)
+    inputs = torch.where(to_mask, torch.full_like(ids, mask_id), ids)
+    inputs = torch.where(to_random, random_tokens, inputs)
+    return inputs, labels
+
+
+def nsp_pair(
+    documents: list[list[str]], document: int, sentence: int, rng: random.Random
+) -> tuple[str, str, int]:
+    """One next-sentence-prediction example from sentence `sentence` of document `document`
+    (which must have a sentence after it): (sentence A, sentence B, label). With probability 1/2,
+    B is the sentence that follows A (label 0, "is next"); otherwise B is a random sentence of
+    another, randomly chosen, document (label 1, "not next")."""
+    first = documents[document][sentence]
+    if rng.random() < 0.5:
+        return first, documents[document][sentence + 1], 0
+    other = rng.choice([index for index in range(len(documents)) if index != document])
+    return first, rng.choice(documents[other]), 1
+
+
+def pretraining_loss(model: BertForPretraining, batch) -> torch.Tensor:
+    """MLM cross-entropy over the masked positions + NSP cross-entropy (`PretrainingBatch`)."""
+    masked = batch.labels != IGNORE
+    mlm_scores, nsp_scores = model(batch.inputs, batch.segments, batch.padding, masked)
+    return F.cross_entropy(mlm_scores, batch.labels[masked]) + F.cross_entropy(
+        nsp_scores, batch.is_random
+    )

