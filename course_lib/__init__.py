@@ -15,6 +15,9 @@ The notebooks are the textbook; this package is its appendix. Modules follow the
     transformer           positional encoding, encoder/decoder layers, beam      notebook 04
     summarization_data    docstring summaries, byte-level BPE tokenizer          notebook 05
     decoder_only          GPT-style LM, summary loss mask, generation, ROUGE     notebook 05
+    bert                  BERT encoder, MLM/NSP heads, masking, NSP pairs        notebook 06
+    pretraining_data      gensim corpus, WordPiece, NSP/MLM batches, polarity    notebooks 06, 06b
+    bert_training         pretraining, cross-validated fine-tuning, MiniLM       notebooks 06, 06b
     check                 one checker per graded exercise (`check.softmax(...)`) every notebook
 
 and, for instructors: `authoring` (solutions -> student notebooks), `grading` (grade submissions),

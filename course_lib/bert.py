@@ -55,6 +55,21 @@ class BertConfig:
         )
 
 
+def bert_init(module: nn.Module) -> None:
+    """BERT's initialisation: weights N(0, 0.02), biases 0, LayerNorms scale 1 and shift 0
+    (PyTorch's defaults, N(0, 1) embeddings especially, are far larger)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+    if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+        with torch.no_grad():
+            module.weight[module.padding_idx].zero_()
+    if isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 class BertEmbeddings(nn.Module):
     """token + segment (sentence A = 0, B = 1) + position embeddings, LayerNorm, dropout."""
 
@@ -98,6 +113,7 @@ class Bert(nn.Module):
             for _ in range(config.layers)
         )
         self.pooler = nn.Linear(config.hidden, config.hidden)
+        self.apply(bert_init)
 
     def forward(self, ids, segments=None, padding=None):
         """-> states (batch, seq, hidden), pooled (batch, hidden)."""
@@ -150,6 +166,7 @@ class BertForPretraining(nn.Module):
         )
         self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.nsp_head = nn.Linear(config.hidden, 2)
+        self.apply(bert_init)
 
     def mlm_scores(self, states):
         """states (..., hidden) -> scores over the vocabulary (..., vocab_size)."""

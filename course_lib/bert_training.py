@@ -110,10 +110,20 @@ def pretrain(
 
 
 def encode_sentences(tokenizer, sentences: list[str], max_len: int = 64):
-    """ids (n, seq) and padding (n, seq) for single sentences: [CLS] sentence [SEP] [PAD]..."""
+    """ids (n, seq) and padding (n, seq) for single sentences: [CLS] sentence [SEP] [PAD]...,
+    each cut to `max_len` tokens. (The tokenizer's own padding and truncation settings are put
+    back afterwards.)"""
+    padding_setting, truncation_setting = tokenizer.padding, tokenizer.truncation
+    tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=max_len)
-    encodings = tokenizer.encode_batch(sentences)
-    tokenizer.no_truncation()
+    try:
+        encodings = tokenizer.encode_batch(sentences)
+    finally:
+        tokenizer.no_truncation()
+        if truncation_setting:
+            tokenizer.enable_truncation(**truncation_setting)
+        if padding_setting:
+            tokenizer.enable_padding(**padding_setting)
     longest = max(len(e.ids) for e in encodings)
     ids = torch.zeros(len(sentences), longest, dtype=torch.long)
     for row, encoding in enumerate(encodings):
@@ -148,7 +158,8 @@ def cross_validate(
         model.train()
         for _ in range(epochs):
             for rows in train[torch.randperm(len(train))].split(batch_size):
-                scores = model(ids[rows].to(device), padding=padding[rows].to(device))
+                batch_ids, batch_padding = _trimmed(ids, padding, rows)
+                scores = model(batch_ids.to(device), padding=batch_padding.to(device))
                 loss = F.cross_entropy(scores, labels_tensor[rows].to(device))
                 optimizer.zero_grad()
                 loss.backward()
@@ -156,9 +167,16 @@ def cross_validate(
         model.eval()
         test = (fold_tensor == fold).nonzero().flatten()
         with torch.no_grad():
-            predicted = model(ids[test].to(device), padding=padding[test].to(device)).argmax(-1)
+            test_ids, test_padding = _trimmed(ids, padding, test)
+            predicted = model(test_ids.to(device), padding=test_padding.to(device)).argmax(-1)
         accuracies.append((predicted.cpu() == labels_tensor[test]).float().mean().item())
     return accuracies
+
+
+def _trimmed(ids, padding, rows):
+    """The rows' ids and padding without the columns that are padding in every one of them."""
+    width = int(padding[rows].sum(1).max())
+    return ids[rows, :width], padding[rows, :width]
 
 
 def mean_and_std(values: list[float]) -> str:
@@ -201,6 +219,13 @@ def minilm_folder():
     return folder
 
 
+def mean_pool(states: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+    """states (batch, seq, hidden), padding (batch, seq) bool (True = real token) ->
+    (batch, hidden): the average of each row's real tokens' vectors."""
+    weights = padding[..., None].to(states.dtype)  # (batch, seq, 1)
+    return (states * weights).sum(dim=1) / weights.sum(dim=1)
+
+
 @torch.no_grad()
 def mean_pooled(encoder, ids: torch.Tensor, padding: torch.Tensor, device=None, batch_size=50):
     """Sentence vectors as numpy (n, hidden): the average of each sentence's real tokens' final
@@ -209,8 +234,9 @@ def mean_pooled(encoder, ids: torch.Tensor, padding: torch.Tensor, device=None, 
     encoder = encoder.to(device).eval()
     vectors = []
     for start in range(0, len(ids), batch_size):
-        rows = slice(start, start + batch_size)
-        states, _ = encoder(ids[rows].to(device), padding=padding[rows].to(device))
-        weights = padding[rows].to(device)[..., None].float()
-        vectors.append(((states * weights).sum(1) / weights.sum(1)).cpu())
+        batch_ids, batch_padding = _trimmed(
+            ids, padding, torch.arange(start, min(start + batch_size, len(ids)))
+        )
+        states, _ = encoder(batch_ids.to(device), padding=batch_padding.to(device))
+        vectors.append(mean_pool(states, batch_padding.to(device)).cpu())
     return torch.cat(vectors).numpy()

@@ -240,3 +240,15 @@ def test_split_sentences():
         "Was it over?",
         "Yes it was.",
     ]
+
+
+def test_mean_pool_reference_passes_and_planted_mistakes_are_named(capsys):
+    from course_lib.bert_training import mean_pool
+    from course_lib.check.bert import POOL_MISTAKES
+
+    check.mean_pool(mean_pool)
+    assert capsys.readouterr().out.startswith("✅ mean_pool")
+    for mistake in POOL_MISTAKES:
+        with pytest.raises(check.CheckFailed) as failure:
+            check.mean_pool(mistake.wrong_implementation)
+        assert mistake.hint in str(failure.value)

@@ -8,7 +8,7 @@ mistake. Checkers are grouped by notebook in the modules of this package.
 """
 
 from .attention import causal_mask, padding_mask, scaled_dot_product_attention
-from .bert import mask_tokens, nsp_pair
+from .bert import mask_tokens, mean_pool, nsp_pair
 from .decoder_only import generate, summary_loss_mask
 from .framework import CheckFailed
 from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
@@ -30,6 +30,7 @@ __all__ = [
     "gru_cell_step",
     "length_normalized",
     "mask_tokens",
+    "mean_pool",
     "merge_heads",
     "multi_head_attention_forward",
     "nsp_pair",

@@ -1,5 +1,5 @@
-"""Checks for notebook 06 (BERT): masking tokens for masked-language modelling, and building a
-next-sentence-prediction pair.
+"""Checks for notebooks 06 and 06b (BERT): masking tokens for masked-language modelling, building
+a next-sentence-prediction pair, and mean pooling.
 
 Both exercises are random by nature, so the checks are statistical: they run the learner's
 function on many tokens (or pairs) and test the proportions against BERT's recipe with explicit
@@ -13,8 +13,9 @@ import random
 
 import torch
 
+from .. import bert_training
 from ..bert import IGNORE
-from .framework import CheckFailed, passed, require_function
+from .framework import Case, CheckFailed, Mistake, passed, require_function, run_cases
 
 MASK_SIGNATURE = "mask_tokens(ids, special, mask_id, vocab_size, generator)"
 NSP_SIGNATURE = "nsp_pair(documents, document, sentence, rng)"
@@ -283,3 +284,57 @@ def _differs_only_by_global(fn, documents) -> bool:
         outputs.append(tuple(fn(documents, 1, 0, random.Random(9))))
     random.seed()
     return len(set(outputs)) > 1
+
+
+def _real(padding, states):
+    return padding[..., None].to(states.dtype)
+
+
+POOL_MISTAKES = [
+    Mistake(
+        "the padding is averaged in too: weight each position by the padding mask and divide by "
+        "the number of real tokens",
+        lambda states, padding: states.mean(dim=1),
+    ),
+    Mistake(
+        "that is the sum of the real tokens' vectors: divide by how many there are",
+        lambda states, padding: (states * _real(padding, states)).sum(dim=1),
+    ),
+    Mistake(
+        "the sum is divided by the padded length; divide by each row's number of real tokens "
+        "(padding.sum(dim=1))",
+        lambda states, padding: (states * _real(padding, states)).sum(dim=1) / states.shape[1],
+    ),
+    Mistake(
+        "that is the [CLS] vector (position 0); mean pooling averages all real tokens",
+        lambda states, padding: states[:, 0],
+    ),
+]
+
+
+def _pool_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(2)
+    cases = []
+    for lengths, hidden in [([3, 5, 1], 4), ([2, 2], 3), ([6], 5), ([4, 1, 6, 2], 8)]:
+        seq = max(lengths) + 1  # at least one padding column
+        states = torch.randn(len(lengths), seq, hidden, generator=generator)
+        padding = torch.arange(seq)[None, :] < torch.tensor(lengths)[:, None]
+        cases.append(Case((states, padding)))
+    return cases
+
+
+def mean_pool(learner_fn) -> None:
+    """Check `mean_pool(states, padding) -> (batch, hidden)`."""
+    fn = require_function(learner_fn, "mean_pool")
+    cases = _pool_cases()
+    run_cases(
+        "mean_pool",
+        fn,
+        bert_training.mean_pool,
+        cases,
+        signature="mean_pool(states, padding)",
+        mistakes=POOL_MISTAKES,
+        atol=1e-6,
+        rtol=1e-5,
+    )
+    passed("mean_pool", f"correct on {len(cases)} padded batches (atol=1e-06)")
