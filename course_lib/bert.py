@@ -3,9 +3,11 @@ prediction (NSP), then fine-tuned.
 
 The encoder is notebook 04's `EncoderLayer` as BERT uses it: post-norm, GELU, LayerNorm eps 1e-12.
 Inputs are token + segment + position embeddings (all learned), summed and normalised. Parameter
-names differ from Hugging Face's, but the structure is the same, so `load_from_transformers`
-copies the weights of `transformers.BertForPreTraining` / `BertModel` (the real MiniLM checkpoint
-included) and the outputs match (tests/test_bert.py).
+names differ from Hugging Face's, but the computation in evaluation mode is the same, so
+`load_from_transformers` copies the weights of `transformers.BertForPreTraining` / `BertModel`
+(the real MiniLM checkpoint included) and the outputs match (tests/test_bert.py). In training
+mode two details differ, which matters only for dropout: one dropout rate serves attention and
+hidden states (BERT has one for each), and the feed-forward network also drops out after GELU.
 
 Shapes: ids, segments (batch, seq) long; padding (batch, seq) bool, True = real token;
 states (batch, seq, hidden); pooled (batch, hidden).
@@ -40,7 +42,14 @@ class BertConfig:
 
     @classmethod
     def from_transformers(cls, config) -> BertConfig:
-        """The same sizes as a `transformers.BertConfig`."""
+        """The same sizes as a `transformers.BertConfig` (GELU, absolute positions only)."""
+        if config.hidden_act != "gelu":
+            raise ValueError(f"course BERT uses GELU; this checkpoint uses {config.hidden_act!r}")
+        kind = getattr(config, "position_embedding_type", "absolute")
+        if kind != "absolute":
+            raise ValueError(
+                f"course BERT learns absolute positions; this checkpoint uses {kind!r}"
+            )
         return cls(
             vocab_size=config.vocab_size,
             hidden=config.hidden_size,
@@ -194,18 +203,32 @@ class BertForPretraining(nn.Module):
         return self
 
 
-class BertClassifier(nn.Module):
-    """BERT + dropout + a linear layer on the pooled [CLS] state:
-    ids (batch, seq) -> class scores (batch, num_classes)."""
+def mean_pool(states: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+    """states (batch, seq, hidden), padding (batch, seq) bool (True = real token) ->
+    (batch, hidden): the average of each row's real tokens' vectors."""
+    weights = padding[..., None].to(states.dtype)  # (batch, seq, 1)
+    return (states * weights).sum(dim=1) / weights.sum(dim=1)
 
-    def __init__(self, bert: Bert, num_classes: int, dropout: float = 0.1):
+
+class BertClassifier(nn.Module):
+    """BERT + dropout + a linear layer: ids (batch, seq) -> class scores (batch, num_classes).
+    `pooling` picks the sentence vector: "cls" (BERT's pooler on [CLS], as BERT is fine-tuned) or
+    "mean" (the average of the real tokens, as sentence encoders such as MiniLM are trained)."""
+
+    def __init__(self, bert: Bert, num_classes: int, dropout: float = 0.1, pooling: str = "cls"):
         super().__init__()
-        self.bert = bert
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling is 'cls' or 'mean', got {pooling!r}")
+        self.bert, self.pooling = bert, pooling
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(bert.config.hidden, num_classes)
+        bert_init(self.classifier)
 
     def forward(self, ids, segments=None, padding=None):
-        _, pooled = self.bert(ids, segments, padding)
+        padding = ids != self.bert.config.pad_id if padding is None else padding
+        states, pooled = self.bert(ids, segments, padding)
+        if self.pooling == "mean":
+            pooled = mean_pool(states, padding)
         return self.classifier(self.dropout(pooled))
 
 
@@ -240,6 +263,13 @@ def nsp_pair(
     (which must have a sentence after it): (sentence A, sentence B, label). With probability 1/2,
     B is the sentence that follows A (label 0, "is next"); otherwise B is a random sentence of
     another, randomly chosen, document (label 1, "not next")."""
+    if len(documents) < 2:
+        raise ValueError("NSP needs at least two documents (a random B comes from another one)")
+    if not 0 <= sentence < len(documents[document]) - 1:
+        raise ValueError(
+            f"sentence {sentence} of document {document} has no next sentence (the document has "
+            f"{len(documents[document])})"
+        )
     first = documents[document][sentence]
     if rng.random() < 0.5:
         return first, documents[document][sentence + 1], 0

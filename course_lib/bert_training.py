@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from . import pretraining_data as text
-from .bert import IGNORE, BertForPretraining, pretraining_loss
+from .bert import IGNORE, BertForPretraining, mean_pool, pretraining_loss
 from .training import fit, to_device
 
 
@@ -48,26 +48,32 @@ def validation_batches(corpus, max_len: int = 64, batch_size: int = 256) -> list
 
 @torch.no_grad()
 def pretraining_accuracy(model: BertForPretraining, batches) -> dict[str, float]:
-    """MLM accuracy (over masked positions) and NSP accuracy of `model` on `batches`."""
+    """MLM accuracy (at the [MASK] positions) and NSP accuracy of `model` on `batches`."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     mlm_right = mlm_total = nsp_right = nsp_total = 0
     for batch in batches:
         batch = to_device(batch, device)
-        masked = batch.labels != IGNORE
-        mlm_scores, nsp_scores = model(batch.inputs, batch.segments, batch.padding, masked)
-        mlm_right += (mlm_scores.argmax(-1) == batch.labels[masked]).sum().item()
-        mlm_total += masked.sum().item()
+        hidden = _hidden_answers(batch)
+        mlm_scores, nsp_scores = model(batch.inputs, batch.segments, batch.padding, hidden)
+        mlm_right += (mlm_scores.argmax(-1) == batch.labels[hidden]).sum().item()
+        mlm_total += hidden.sum().item()
         nsp_right += (nsp_scores.argmax(-1) == batch.is_random).sum().item()
         nsp_total += len(batch.is_random)
     model.train(was_training)
     return {"MLM accuracy": mlm_right / mlm_total, "NSP accuracy": nsp_right / nsp_total}
 
 
+def _hidden_answers(batch):
+    """Where the answer is hidden: chosen positions whose input is [MASK]. (At the 10% of chosen
+    positions left unchanged the input shows the answer, so accuracy there means little.)"""
+    return (batch.labels != IGNORE) & (batch.inputs == text.MASK_ID)
+
+
 def most_frequent_label_accuracy(batches) -> float:
-    """The MLM baseline: always guess the most frequent masked token."""
-    labels = torch.cat([batch.labels[batch.labels != IGNORE] for batch in batches])
+    """The MLM baseline: always guess the most frequent token, at the [MASK] positions."""
+    labels = torch.cat([batch.labels[_hidden_answers(batch)] for batch in batches])
     return labels.bincount().max().item() / len(labels)
 
 
@@ -111,19 +117,9 @@ def pretrain(
 
 def encode_sentences(tokenizer, sentences: list[str], max_len: int = 64):
     """ids (n, seq) and padding (n, seq) for single sentences: [CLS] sentence [SEP] [PAD]...,
-    each cut to `max_len` tokens. (The tokenizer's own padding and truncation settings are put
-    back afterwards.)"""
-    padding_setting, truncation_setting = tokenizer.padding, tokenizer.truncation
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=max_len)
-    try:
-        encodings = tokenizer.encode_batch(sentences)
-    finally:
-        tokenizer.no_truncation()
-        if truncation_setting:
-            tokenizer.enable_truncation(**truncation_setting)
-        if padding_setting:
-            tokenizer.enable_padding(**padding_setting)
+    each cut to `max_len` tokens, padded on the right with id 0 (BERT's [PAD]). The tokenizer's
+    own padding and truncation settings are put back afterwards."""
+    encodings = text.encode_with_truncation(tokenizer, sentences, max_len)
     longest = max(len(e.ids) for e in encodings)
     ids = torch.zeros(len(sentences), longest, dtype=torch.long)
     for row, encoding in enumerate(encodings):
@@ -146,11 +142,14 @@ def cross_validate(
 ) -> list[float]:
     """For each fold: a fresh classifier from `make_classifier()`, fine-tuned (AdamW) on the other
     folds for `epochs` epochs, then its accuracy on the fold. ids, padding (n, seq)."""
-    device = device or torch.device("cpu")
+    from .device import choose_device
+    from .training import progress_bar
+
+    device = device or choose_device()
     labels_tensor = torch.tensor(labels)
     fold_tensor = torch.tensor(folds)
     accuracies = []
-    for fold in sorted(set(folds)):
+    for fold in progress_bar(sorted(set(folds)), desc="folds"):
         torch.manual_seed(seed + fold)
         model = make_classifier().to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -180,8 +179,10 @@ def _trimmed(ids, padding, rows):
 
 
 def mean_and_std(values: list[float]) -> str:
-    """ "72.5 ± 3.9%" for accuracies given as fractions."""
-    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}%"
+    """Accuracies (fractions) as "72.5 ± 3.9%" (the sample standard deviation; 0 for a single
+    value)."""
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}%"
 
 
 def save_results(name: str, results: dict[str, list[float]]) -> None:
@@ -217,13 +218,6 @@ def minilm_folder():
     if not (folder / "model.safetensors").exists():
         raise FileNotFoundError(f"the MiniLM weights are missing from {folder}")
     return folder
-
-
-def mean_pool(states: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
-    """states (batch, seq, hidden), padding (batch, seq) bool (True = real token) ->
-    (batch, hidden): the average of each row's real tokens' vectors."""
-    weights = padding[..., None].to(states.dtype)  # (batch, seq, 1)
-    return (states * weights).sum(dim=1) / weights.sum(dim=1)
 
 
 @torch.no_grad()

@@ -186,7 +186,7 @@ def _pairs(
         (_pairs(same_document=True), "ANOTHER document"),
         (_pairs(inverted=True), "wrong way round"),
         (_pairs(use_global=True), "rng"),
-        (_pairs(first_sentence_only=True), "any position"),
+        (_pairs(first_sentence_only=True), "AND the sentence at random"),
         (_pairs(a_is_next=True), "sentence A should be"),
     ],
 )
@@ -243,7 +243,7 @@ def test_split_sentences():
 
 
 def test_mean_pool_reference_passes_and_planted_mistakes_are_named(capsys):
-    from course_lib.bert_training import mean_pool
+    from course_lib.bert import mean_pool
     from course_lib.check.bert import POOL_MISTAKES
 
     check.mean_pool(mean_pool)
@@ -252,3 +252,106 @@ def test_mean_pool_reference_passes_and_planted_mistakes_are_named(capsys):
         with pytest.raises(check.CheckFailed) as failure:
             check.mean_pool(mistake.wrong_implementation)
         assert mistake.hint in str(failure.value)
+
+
+def _fixed_rule_masking(ids, special, mask_id, vocab_size, generator):
+    columns = torch.arange(ids.shape[1]).expand_as(ids)
+    chosen = (columns % 7 == 3) & ~special
+    draw = torch.rand(ids.shape, generator=generator)
+    inputs = torch.where(chosen & (draw < 0.8), torch.full_like(ids, mask_id), ids)
+    random_tokens = torch.randint(vocab_size, ids.shape, generator=generator)
+    inputs = torch.where(chosen & (draw >= 0.8) & (draw < 0.9), random_tokens, inputs)
+    return inputs, torch.where(chosen, ids, torch.full_like(ids, IGNORE))
+
+
+def _token_dependent_replacement(ids, special, mask_id, vocab_size, generator):
+    inputs, labels = mask_tokens(ids, special, mask_id, vocab_size, generator)
+    replaced = (labels != IGNORE) & (inputs != mask_id) & (inputs != ids)
+    return torch.where(replaced, (ids + 1) % vocab_size, inputs), labels
+
+
+def _own_seed(ids, special, mask_id, vocab_size, generator):
+    return mask_tokens(ids, special, mask_id, vocab_size, torch.Generator().manual_seed(42))
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_fixed_rule_masking, "in common"),
+        (_token_dependent_replacement, "same whatever the seed"),
+        (_own_seed, "in common"),
+    ],
+    ids=["fixed-rule", "replacement-from-token", "own-seed"],
+)
+def test_mask_tokens_that_ignore_the_generator_are_caught(wrong, message):
+    with pytest.raises(check.CheckFailed, match=message):
+        check.mask_tokens(wrong)
+
+
+def _rule_label(documents, document, sentence, rng):
+    if (document + sentence) % 2 == 0:
+        return documents[document][sentence], documents[document][sentence + 1], 0
+    other = (document + 1) % len(documents)
+    return documents[document][sentence], rng.choice(documents[other]), 1
+
+
+def _next_document(documents, document, sentence, rng):
+    if rng.random() < 0.5:
+        return documents[document][sentence], documents[document][sentence + 1], 0
+    other = (document + 1) % len(documents)
+    return documents[document][sentence], rng.choice(documents[other]), 1
+
+
+def _tensor_label(documents, document, sentence, rng):
+    a, b, label = nsp_pair(documents, document, sentence, rng)
+    return a, b, torch.tensor(label)
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_rule_label, "about half"),
+        (_next_document, "at random"),
+        (_tensor_label, "integer 0"),
+    ],
+    ids=["label-by-rule", "always-the-next-document", "tensor-label"],
+)
+def test_nsp_pairs_decided_by_rules_are_caught(wrong, message):
+    with pytest.raises(check.CheckFailed, match=message):
+        check.nsp_pair(wrong)
+
+
+def test_nsp_check_leaves_the_global_random_state_alone():
+    random.seed(123)
+    expected = random.random()
+    random.seed(123)
+    check.nsp_pair(nsp_pair)
+    # the check draws nothing from the global generator it does not put back
+    assert random.random() == expected
+
+
+def test_nsp_pair_refuses_a_sentence_without_a_successor():
+    with pytest.raises(ValueError, match="no next sentence"):
+        nsp_pair([["a", "b"], ["c"]], 0, 1, random.Random(0))
+
+
+def test_mean_pooling_classifier_and_tokenizer_settings_are_kept():
+    from tokenizers import Tokenizer
+
+    from course_lib.bert import BertClassifier
+    from course_lib.bert_training import encode_sentences, minilm_folder
+
+    tokenizer = Tokenizer.from_file(str(minilm_folder() / "tokenizer.json"))
+    before = (tokenizer.padding, tokenizer.truncation)
+    ids, padding = encode_sentences(tokenizer, ["short", "a somewhat longer sentence"], max_len=8)
+    assert (tokenizer.padding, tokenizer.truncation) == before
+    assert ids.shape[1] <= 8 and padding[0].sum() < padding[1].sum()
+    torch.manual_seed(0)
+    model = BertClassifier(
+        Bert(BertConfig(vocab_size=30522, hidden=16, layers=1, heads=2, d_ff=32, dropout=0.0)),
+        2,
+        pooling="mean",
+    ).eval()
+    # padding does not change a sentence's scores
+    alone = model(ids[:1, : int(padding[0].sum())])
+    torch.testing.assert_close(model(ids[:1], padding=padding[:1]), alone)
