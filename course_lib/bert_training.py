@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from . import pretraining_data as text
 from .bert import IGNORE, BertForPretraining, mean_pool, pretraining_loss
+from .paths import load_report_data, save_report_data
 from .training import fit, to_device
 
 
@@ -187,23 +188,12 @@ def mean_and_std(values: list[float]) -> str:
 
 def save_results(name: str, results: dict[str, list[float]]) -> None:
     """Keep per-fold accuracies (in the course cache) for a later notebook's table."""
-    import json
-
-    from .paths import cache_dir
-
-    folder = cache_dir() / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.json").write_text(json.dumps(results, indent=1))
+    save_report_data(name, results)
 
 
 def load_results(name: str) -> dict[str, list[float]] | None:
     """Results saved by `save_results`, or None if that notebook has not been run."""
-    import json
-
-    from .paths import cache_dir
-
-    path = cache_dir() / "reports" / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return load_report_data(name)
 
 
 def minilm_folder():

@@ -20,6 +20,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("COURSE_CACHE_DIR") or COURSE_ROOT / ".course_cache")
 
 
+def save_report_data(name: str, data) -> None:
+    """Keep a notebook's results (JSON-able `data`) in the cache, for a later notebook."""
+    import json
+
+    folder = cache_dir() / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(data, indent=1))
+
+
+def load_report_data(name: str):
+    """What `save_report_data(name, ...)` kept, or None if that notebook has not been run."""
+    import json
+
+    path = cache_dir() / "reports" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def require(module: str, package: str):
     """Import `module`, or fail with the command that installs it (the course never downloads)."""
     import importlib

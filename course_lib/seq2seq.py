@@ -245,31 +245,23 @@ def training_summary(
 def save_report(name: str, report: TranslationReport, history=None) -> None:
     """Keep a notebook's results (in the course cache) for a later notebook to compare with;
     with the training `history`, also how fast it trained (`training_summary`)."""
-    import json
     from dataclasses import asdict
 
-    from .paths import cache_dir
+    from .paths import save_report_data
 
-    folder = cache_dir() / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
     training = training_summary(history) if history is not None else report.training
     data = {
         "recipe": TRANSLATION_RECIPE,
         "report": {**asdict(report), "examples": [], "training": training},
     }
-    (folder / f"{name}.json").write_text(json.dumps(data, indent=1))
+    save_report_data(name, data)
 
 
 def load_report(name: str) -> TranslationReport | None:
     """A report saved by `save_report` with today's recipe, or None if there is none."""
-    import json
+    from .paths import load_report_data
 
-    from .paths import cache_dir
-
-    path = cache_dir() / "reports" / f"{name}.json"
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    if data.get("recipe") != TRANSLATION_RECIPE:
+    data = load_report_data(name)
+    if data is None or data.get("recipe") != TRANSLATION_RECIPE:
         return None
     return TranslationReport(**data["report"])
