@@ -18,6 +18,7 @@ The notebooks are the textbook; this package is its appendix. Modules follow the
     bert                  BERT encoder, MLM/NSP heads, masking, NSP pairs        notebook 06
     pretraining_data      gensim corpus, WordPiece, NSP/MLM batches, polarity    notebooks 06, 06b
     bert_training         pretraining, cross-validated fine-tuning, MiniLM       notebooks 06, 06b
+    hugging_face          collate for transformers models, Trainer's metric      notebook 08
     check                 one checker per graded exercise (`check.softmax(...)`) every notebook
 
 and, for instructors: `authoring` (solutions -> student notebooks), `grading` (grade submissions),

@@ -11,6 +11,7 @@ from .attention import causal_mask, padding_mask, scaled_dot_product_attention
 from .bert import mask_tokens, mean_pool, nsp_pair
 from .decoder_only import generate, summary_loss_mask
 from .framework import CheckFailed
+from .hugging_face import collate
 from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
 from .orientation import softmax
 from .rnn import gru_cell_step, rnn_cell_step
@@ -26,6 +27,7 @@ __all__ = [
     "beam_step",
     "decoder_self_attention_mask",
     "causal_mask",
+    "collate",
     "generate",
     "gru_cell_step",
     "length_normalized",
