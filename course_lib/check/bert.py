@@ -15,26 +15,41 @@ import torch
 
 from .. import bert as reference
 from ..bert import IGNORE
-from .framework import Case, CheckFailed, Mistake, passed, require_function, run_cases
+from .framework import (
+    Case,
+    CheckFailed,
+    Mistake,
+    call_plainly,
+    passed,
+    require_function,
+    run_cases,
+)
 
 MASK_SIGNATURE = "mask_tokens(ids, special, mask_id, vocab_size, generator)"
 NSP_SIGNATURE = "nsp_pair(documents, document, sentence, rng)"
 
 
-def _call(fn, name: str, signature: str, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise CheckFailed(
-            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
-        ) from None
-    except CheckFailed:
-        raise
-    except Exception as error:  # the learner's code may raise anything; report it plainly
-        message = str(error).strip().rstrip(".")
-        raise CheckFailed(
-            f"{name} raised {type(error).__name__}: {message}. Keep the signature {signature}."
-        ) from error
+def _mask(fn, ids, special, mask_id: int, vocab_size: int, seed: int):
+    """The learner's mask_tokens on a fresh generator seeded with `seed`."""
+    where = f"mask_tokens(128 × 128 tokens, mask_id={mask_id}, vocab_size={vocab_size})"
+    generator = torch.Generator().manual_seed(seed)
+    return call_plainly(
+        fn,
+        "mask_tokens",
+        where,
+        MASK_SIGNATURE,
+        ids,
+        special.clone(),
+        mask_id,
+        vocab_size,
+        generator,
+    )
+
+
+def _pair(fn, documents, document: int, sentence: int, rng):
+    """The learner's nsp_pair; `rng` is shared across calls, so it is not copied."""
+    where = f"nsp_pair(documents, document={document}, sentence={sentence}, rng)"
+    return call_plainly(fn, "nsp_pair", where, NSP_SIGNATURE, documents, document, sentence, rng)
 
 
 def _mlm_batch(mask_id: int, vocab_size: int, seed: int):
@@ -66,16 +81,7 @@ def mask_tokens(learner_fn) -> None:
     for mask_id, vocab_size, seed in ((4, 1000, 0), (999, 1000, 1)):
         ids, special = _mlm_batch(mask_id, vocab_size, seed)
         original = ids.clone()
-        result = _call(
-            fn,
-            "mask_tokens",
-            MASK_SIGNATURE,
-            ids,
-            special.clone(),
-            mask_id,
-            vocab_size,
-            torch.Generator().manual_seed(seed),
-        )
+        result = _mask(fn, ids, special, mask_id, vocab_size, seed)
         where = f"mask_tokens(128 × 128 tokens, mask_id={mask_id}, vocab_size={vocab_size})"
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise CheckFailed(f"{where} should return a pair (inputs, labels), got {result!r:.80}")
@@ -95,16 +101,7 @@ def mask_tokens(learner_fn) -> None:
                 f"{where} changed `ids` in place: build new tensors (torch.where, or ids.clone())"
             )
         _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size)
-        again = _call(
-            fn,
-            "mask_tokens",
-            MASK_SIGNATURE,
-            ids,
-            special.clone(),
-            mask_id,
-            vocab_size,
-            torch.Generator().manual_seed(seed),
-        )
+        again = _mask(fn, ids, special, mask_id, vocab_size, seed)
         if not (torch.equal(again[0], inputs) and torch.equal(again[1], labels)):
             raise CheckFailed(
                 f"{where} gave different results for the same seed: draw every random number "
@@ -125,16 +122,7 @@ def _require_fresh_draws(
 ) -> None:
     """Another seed must choose other positions (about 15% of 15% in common, not the same ones),
     and random replacements must not be a function of the original tokens."""
-    other_inputs, other_labels = _call(
-        fn,
-        "mask_tokens",
-        MASK_SIGNATURE,
-        ids,
-        special.clone(),
-        mask_id,
-        vocab_size,
-        torch.Generator().manual_seed(12345),
-    )
+    other_inputs, other_labels = _mask(fn, ids, special, mask_id, vocab_size, 12345)
     chosen, other = labels != IGNORE, other_labels != IGNORE
     both = _share(chosen & other, ~special)
     if both > 0.05:  # independent draws give 0.15 * 0.15 = 2.25%
@@ -147,16 +135,7 @@ def _require_fresh_draws(
     # the generator, so it must not change with the tokens it replaces
     shifted = torch.where(special, ids, (ids - 10 + 37) % (vocab_size - 10) + 10)
     shifted = torch.where(shifted == mask_id, torch.full_like(ids, 10), shifted)
-    shifted_inputs, _ = _call(
-        fn,
-        "mask_tokens",
-        MASK_SIGNATURE,
-        shifted,
-        special.clone(),
-        mask_id,
-        vocab_size,
-        torch.Generator().manual_seed(seed),
-    )
+    shifted_inputs, _ = _mask(fn, shifted, special, mask_id, vocab_size, seed)
     replaced = chosen & (inputs != mask_id) & (inputs != ids) & (shifted_inputs != shifted)
     same = (inputs[replaced] == shifted_inputs[replaced]).float().mean().item()
     if replaced.sum() >= 20 and same < 0.5:
@@ -263,7 +242,7 @@ def nsp_pair(learner_fn) -> None:
     picker = random.Random(3)
     for _ in range(2000):
         d, s = picker.choice(positions)
-        result = _call(fn, "nsp_pair", NSP_SIGNATURE, documents, d, s, rng)
+        result = _pair(fn, documents, d, s, rng)
         where = f"nsp_pair(documents, document={d}, sentence={s}, rng)"
         if not (isinstance(result, (tuple, list)) and len(result) == 3):
             raise CheckFailed(
@@ -311,9 +290,7 @@ def nsp_pair(learner_fn) -> None:
             f"position; 2,000 pairs used only {len(set(randoms))} different sentences from "
             f"{len({doc for doc, _ in randoms})} documents"
         )
-    first = [
-        _call(fn, "nsp_pair", NSP_SIGNATURE, documents, 0, 0, random.Random(5)) for _ in range(3)
-    ]
+    first = [_pair(fn, documents, 0, 0, random.Random(5)) for _ in range(3)]
     if any(tuple(pair) != tuple(first[0]) for pair in first) or _differs_only_by_global(
         fn, documents
     ):
@@ -328,7 +305,7 @@ def _require_random_at_one_position(fn, documents, where_of) -> None:
     """At one fixed (document, sentence), with one rng: both labels about half the time, random
     sentences from every other document and from various positions."""
     rng = random.Random(21)
-    pairs = [_call(fn, "nsp_pair", NSP_SIGNATURE, documents, 2, 0, rng) for _ in range(400)]
+    pairs = [_pair(fn, documents, 2, 0, rng) for _ in range(400)]
     share_next = sum(label == 0 for _, _, label in pairs) / len(pairs)
     where = "nsp_pair(documents, document=2, sentence=0, rng), called 400 times with one rng,"
     if abs(share_next - 0.5) > 0.12:  # 5 standard deviations
@@ -352,7 +329,7 @@ def _differs_only_by_global(fn, documents) -> bool:
     try:
         for global_seed in (1, 2, 3, 4):
             random.seed(global_seed)
-            pair = _call(fn, "nsp_pair", NSP_SIGNATURE, documents, 1, 0, random.Random(9))
+            pair = _pair(fn, documents, 1, 0, random.Random(9))
             outputs.append(tuple(pair))
     finally:
         random.setstate(saved)  # the learner's own random state is left as it was

@@ -92,6 +92,12 @@ def require_function(candidate: Any, name: str) -> Callable:
 def call_learner(fn: Callable, name: str, case: Case, signature: str) -> Any:
     """Call the learner's function on a fresh copy of `case`; turn any exception into advice."""
     args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+    return call_plainly(fn, name, f"{name}({case.describe()})", signature, *args, **kwargs)
+
+
+def call_plainly(fn: Callable, name: str, where: str, signature: str, *args, **kwargs) -> Any:
+    """Call the learner's function on these very arguments (for checks whose arguments carry
+    state across calls, such as a random generator); turn any exception into advice."""
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
@@ -103,9 +109,7 @@ def call_learner(fn: Callable, name: str, case: Case, signature: str) -> Any:
     except Exception as error:  # the learner's code may raise anything; report it plainly
         message = str(error).strip().rstrip(".")
         advice = advice_for_error(error, signature)
-        raise CheckFailed(
-            f"{name}({case.describe()}) raised {type(error).__name__}: {message}.{advice}"
-        ) from error
+        raise CheckFailed(f"{where} raised {type(error).__name__}: {message}.{advice}") from error
 
 
 def advice_for_error(error: Exception, signature: str) -> str:
