@@ -70,14 +70,22 @@ ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}  # the paper's, and BERT's / GPT'
 
 class FeedForward(nn.Module):
     """Position-wise feed-forward network: linear2(dropout(activation(linear1(x)))),
-    (batch, seq, d_model) -> (batch, seq, d_model); activation "relu" or "gelu"."""
+    (batch, seq, d_model) -> (batch, seq, d_model); activation "relu" or "gelu"; `bias=False`
+    drops the linear layers' bias terms (T5, notebook 07)."""
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
+    def __init__(
+        self,
+        d_model: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        activation: str = "relu",
+        bias: bool = True,
+    ):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; known: {sorted(ACTIVATIONS)}")
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.linear2 = nn.Linear(d_ff, d_model)
+        self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
+        self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
         self.activation = ACTIVATIONS[activation]
 

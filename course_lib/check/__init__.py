@@ -15,6 +15,7 @@ from .hugging_face import collate
 from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
 from .orientation import softmax
 from .rnn import gru_cell_step, rnn_cell_step
+from .t5 import format_example, span_corruption
 from .transformer import (
     beam_step,
     decoder_self_attention_mask,
@@ -26,6 +27,7 @@ __all__ = [
     "CheckFailed",
     "beam_step",
     "decoder_self_attention_mask",
+    "format_example",
     "causal_mask",
     "collate",
     "generate",
@@ -38,6 +40,7 @@ __all__ = [
     "nsp_pair",
     "padding_mask",
     "positional_encoding",
+    "span_corruption",
     "rnn_cell_step",
     "scaled_dot_product_attention",
     "softmax",

@@ -1,0 +1,307 @@
+"""Checks for notebook 07 (T5): span corruption, and writing each task as text.
+
+Span corruption is random, so its check is partly statistical: over a few hundred sequences the
+share of hidden tokens must be close to `noise_density` and the mean span length close to
+`mean_span_length` (tolerances stated in the messages); every single draw must obey the exact
+rules (one sentinel per span, in order, targets listing each sentinel and its tokens, input and
+target together giving back the original).
+"""
+
+from __future__ import annotations
+
+import random
+
+from .. import t5_data as reference
+from .framework import CheckFailed, call_plainly, passed, require_function
+
+SPAN_SIGNATURE = "span_corruption(tokens, sentinels, rng, noise_density=0.15, mean_span_length=3.0)"
+FORMAT_SIGNATURE = "format_example(task, example)"
+SENTINELS = list(range(1000, 1064))  # ids that no ordinary token of the checks uses
+
+
+def _corrupt(fn, tokens: list[int], rng, **settings):
+    where = f"span_corruption({len(tokens)} tokens"
+    where += "".join(f", {key}={value}" for key, value in settings.items()) + ")"
+    copy = list(tokens)
+    result = call_plainly(
+        fn, "span_corruption", where, SPAN_SIGNATURE, copy, SENTINELS, rng, **settings
+    )
+    if copy != tokens:
+        raise CheckFailed(f"{where} changed `tokens` in place: build new lists")
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise CheckFailed(f"{where} should return a pair (inputs, targets), got {result!r:.80}")
+    inputs, targets = (list(part) if isinstance(part, (list, tuple)) else part for part in result)
+    for name, part in (("inputs", inputs), ("targets", targets)):
+        if not isinstance(part, list) or not all(isinstance(t, int) for t in part):
+            raise CheckFailed(
+                f"{where}: {name} should be a list of token ids (ints), got {part!r:.80}"
+            )
+    return where, inputs, targets
+
+
+def _spans(where: str, tokens: list[int], inputs: list[int], targets: list[int]) -> list[int]:
+    """The exact rules for one draw; returns the length of each hidden span."""
+    in_sentinels = [t for t in inputs if t in SENTINELS]
+    out_sentinels = [t for t in targets if t in SENTINELS]
+    if not in_sentinels:
+        raise CheckFailed(
+            f"{where}: the inputs contain no sentinel: nothing was hidden. T5 hides "
+            "round(length × noise_density) tokens, at least one, in every sequence"
+        )
+    if in_sentinels != SENTINELS[: len(in_sentinels)]:
+        raise CheckFailed(
+            f"{where}: the inputs use the sentinels {in_sentinels[:6]}...; the k-th hidden span "
+            f"gets sentinels[k] (here {SENTINELS[:3]}...), each used once, in order"
+        )
+    if out_sentinels != in_sentinels:
+        raise CheckFailed(
+            f"{where}: the targets should list the same sentinels as the inputs, in the same "
+            f"order (inputs: {in_sentinels[:6]}, targets: {out_sentinels[:6]}); each one is "
+            "followed by the tokens it hides"
+        )
+    if targets[0] not in SENTINELS:
+        raise CheckFailed(
+            f"{where}: the targets should start with the first sentinel, got {targets[:4]}"
+        )
+    lengths, current = [], 0
+    for token in targets[1:] + [SENTINELS[0]]:
+        if token in SENTINELS:
+            lengths.append(current)
+            current = 0
+        else:
+            current += 1
+    if 0 in lengths:
+        raise CheckFailed(
+            f"{where}: a sentinel in the targets is followed by no token: every "
+            "sentinel hides at least one token"
+        )
+    if any(a in SENTINELS and b in SENTINELS for a, b in zip(inputs, inputs[1:], strict=False)):
+        raise CheckFailed(
+            f"{where}: two sentinels are next to each other in the inputs. Neighbouring hidden "
+            "tokens form one span, and one span gets one sentinel"
+        )
+    restored = reference.reconstruct(inputs, targets, SENTINELS)
+    if restored != tokens:
+        if len(inputs) + len(targets) == len(tokens) + 2 * len(in_sentinels):
+            hint = "the hidden tokens don't go back where they came from"
+        else:
+            hint = (
+                f"{len(tokens)} tokens went in, but inputs and targets hold "
+                f"{len(inputs) + len(targets) - 2 * len(in_sentinels)} non-sentinel tokens: "
+                "every token belongs to exactly one of them"
+            )
+        raise CheckFailed(
+            f"{where}: putting each sentinel's tokens back into the inputs does "
+            f"not give the original sequence: {hint}"
+        )
+    if len(tokens) >= 2 and len(inputs) == len(in_sentinels):
+        raise CheckFailed(f"{where}: every token was hidden; some must stay visible")
+    return lengths
+
+
+def _statistics(fn, seed: int, **settings):
+    rng = random.Random(seed)
+    data = random.Random(seed + 100)
+    hidden = total = 0
+    spans: list[int] = []
+    halves = [0, 0]
+    for _ in range(300):
+        tokens = [data.randrange(10, 1000) for _ in range(data.randrange(20, 121))]
+        where, inputs, targets = _corrupt(fn, tokens, rng, **settings)
+        lengths = _spans(where, tokens, inputs, targets)
+        spans += lengths
+        hidden += sum(lengths)
+        total += len(tokens)
+        position = 0
+        for token in inputs:  # where the hidden tokens were: first half or second half
+            if token in SENTINELS:
+                size = lengths[SENTINELS.index(token)]
+                for offset in range(size):
+                    halves[(position + offset) * 2 >= len(tokens)] += 1
+                position += size
+            else:
+                position += 1
+    return hidden / total, hidden / len(spans), halves
+
+
+def span_corruption(learner_fn) -> None:
+    """Check T5's span corruption: about `noise_density` of the tokens hidden, in spans of
+    `mean_span_length` on average, one sentinel per span (in order) in the inputs, the targets
+    listing each sentinel with its tokens, nothing lost, randomness from `rng` only."""
+    fn = require_function(learner_fn, "span_corruption")
+    for tokens in ([11, 12], [11, 12, 13], list(range(10, 30))):
+        where, inputs, targets = _corrupt(fn, tokens, random.Random(0))
+        _spans(where, tokens, inputs, targets)
+
+    settings_list = ({}, {"noise_density": 0.3, "mean_span_length": 2.0})
+    for settings in settings_list:
+        density = settings.get("noise_density", 0.15)
+        mean = settings.get("mean_span_length", 3.0)
+        rate, span_length, halves = _statistics(fn, 0, **settings)
+        described = (
+            "the defaults" if not settings else ", ".join(f"{k}={v}" for k, v in settings.items())
+        )
+        if abs(rate - density) > 0.02:
+            hint = ""
+            if abs(rate - density * mean) < 0.05:
+                hint = (
+                    f" ({rate:.0%} is about {density:.0%} × {mean:g}: do {density:.0%} of the "
+                    "tokens START a span? The share of hidden tokens should be "
+                    f"{density:.0%})"
+                )
+            raise CheckFailed(
+                f"span_corruption with {described} hid {rate:.1%} of the tokens; it should hide "
+                f"{density:.0%} (tolerance ±2 points){hint}. Use the noise_density argument."
+            )
+        if abs(span_length - mean) > 0.5:
+            hint = (
+                " (about 1: tokens hidden one by one, as BERT does; T5 hides spans)"
+                if (span_length < 1.3)
+                else ""
+            )
+            raise CheckFailed(
+                f"span_corruption with {described}: the hidden spans are {span_length:.2f} tokens "
+                f"long on average; they should be about {mean:g} (tolerance ±0.5){hint}. Use the "
+                "mean_span_length argument."
+            )
+        first, second = halves
+        if min(first, second) < 0.25 * (first + second):
+            side = "first" if first < second else "second"
+            raise CheckFailed(
+                f"span_corruption with {described}: only "
+                f"{min(first, second) / (first + second):.0%} "
+                f"of the hidden tokens are in the {side} half of the sequences: place the spans "
+                "at random positions over the whole sequence"
+            )
+
+    tokens = list(range(10, 110))
+    first = _corrupt(fn, tokens, random.Random(5))[1:]
+    again = _corrupt(fn, tokens, random.Random(5))[1:]
+    if first != again:
+        raise CheckFailed(
+            "span_corruption gave different results for the same rng seed: draw every random "
+            "number from the `rng` argument (rng.random(), rng.sample(...)), so that the "
+            "corruption is reproducible"
+        )
+    if all(_corrupt(fn, tokens, random.Random(seed))[1:] == first for seed in range(6, 10)):
+        raise CheckFailed(
+            "span_corruption gave the same result for five different rng seeds: choose the "
+            "spans at random with the `rng` argument, not by a fixed rule or a seed of your own"
+        )
+    state = random.getstate()
+    random.seed(1234)
+    expected = random.random()
+    random.seed(1234)
+    _corrupt(fn, tokens, random.Random(5))
+    moved = random.random() != expected
+    random.setstate(state)
+    if moved:
+        raise CheckFailed(
+            "span_corruption used Python's global random generator (random.random(), "
+            "random.sample, ...): draw from the `rng` argument instead, so that results are "
+            "reproducible"
+        )
+    passed(
+        "span_corruption",
+        "one sentinel per span, targets right, originals restored; 15% hidden in spans of 3 on "
+        "average over 300 sequences (and 30% in spans of 2 when asked)",
+    )
+
+
+FORMAT_CASES = (
+    ("translate", {"english": "four hundred and two", "french": "quatre cent deux"}),
+    ("translate", {"english": "seventy-one", "french": "soixante et onze"}),
+    (
+        "summarize",
+        {
+            "article": "Return the sum of a and b. Both must be numbers.",
+            "summary": "Add two numbers.",
+        },
+    ),
+    ("topic", {"text": "The shuttle launch slipped a week.", "topic": "space"}),
+    ("question", {"question": "What is the capital of Greece?", "answer": "Athens"}),
+    ("similarity", {"word1": "cup", "word2": "mug", "score": 4.3}),
+    ("similarity", {"word1": "old", "word2": "new", "score": 0.79}),
+    ("similarity", {"word1": "tiger", "word2": "tiger", "score": 5.0}),
+    ("similarity", {"word1": "king", "word2": "cabbage", "score": 0.115}),
+    ("similarity", {"word1": "car", "word2": "train", "score": 3.06}),
+)
+
+
+def _tie(score: float) -> bool:
+    """True when score * 5 sits (within float error) halfway between two integers."""
+    scaled = score * 5
+    return abs(abs(scaled - int(scaled)) - 0.5) < 1e-9
+
+
+def format_example(learner_fn) -> None:
+    """Check the text-to-text formatting of every task against `t5_data.to_text`, including
+    STS-B-style scores (nearest 0.2, one decimal) and an error for an unknown task."""
+    fn = require_function(learner_fn, "format_example")
+    for task, example in FORMAT_CASES:
+        where = f"format_example({task!r}, {example})"
+        result = call_plainly(fn, "format_example", where, FORMAT_SIGNATURE, task, dict(example))
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise CheckFailed(
+                f"{where} should return a pair (input text, target text), got {result!r:.80}"
+            )
+        got_input, got_target = result
+        expected_input, expected_target = reference.to_text(task, example)
+        if not isinstance(got_input, str) or not isinstance(got_target, str):
+            raise CheckFailed(
+                f"{where} should return two strings, got "
+                f"({type(got_input).__name__}, {type(got_target).__name__}); a "
+                "target is text too: write numbers with f'{score:.1f}'"
+            )
+        if got_input != expected_input:
+            hint = ""
+            if got_input.strip() == expected_input.strip():
+                hint = " (only spaces at the ends differ)"
+            elif got_input.replace(" ", "") == expected_input.replace(" ", ""):
+                hint = " (only the spaces differ: one space after each colon)"
+            raise CheckFailed(
+                f"{where}: the input should be {expected_input!r}, got {got_input!r}{hint}"
+            )
+        if got_target != expected_target:
+            if task == "similarity" and _tie(example["score"]):
+                low = f"{(int(example['score'] * 5)) / 5:.1f}"
+                high = f"{(int(example['score'] * 5) + 1) / 5:.1f}"
+                if got_target in (low, high):
+                    continue  # halfway: either neighbour is fine
+            hint = ""
+            if task == "similarity":
+                try:
+                    value = float(got_target)
+                except ValueError:
+                    value = None
+                if value is not None and abs(value - float(expected_target)) < 1e-6:
+                    hint = " (the right number, written differently: use one decimal, f'{x:.1f}')"
+                elif value is not None and abs(value - example["score"]) < 0.051:
+                    hint = (
+                        " (rounded to 0.1, or not rounded: STS-B targets are multiples of "
+                        "0.2: round(score * 5) / 5)"
+                    )
+                else:
+                    hint = " (the nearest multiple of 0.2, with one decimal)"
+            raise CheckFailed(
+                f"{where}: the target should be {expected_target!r}, got {got_target!r}{hint}"
+            )
+    try:
+        fn("translate Klingon", {"english": "one"})
+    except ValueError:
+        pass
+    except Exception as error:  # noqa: BLE001 - any other error is the learner's to fix
+        raise CheckFailed(
+            "format_example('translate Klingon', ...) raised "
+            f"{type(error).__name__}: {error}; an unknown task should raise ValueError naming the "
+            "tasks"
+        ) from None
+    else:
+        raise CheckFailed(
+            "format_example('translate Klingon', ...) returned instead of raising: an unknown "
+            "task should raise ValueError naming the known tasks, so that a typo is not trained on"
+        )
+    passed(
+        "format_example",
+        f"all five tasks formatted right on {len(FORMAT_CASES)} examples, unknown task refused",
+    )

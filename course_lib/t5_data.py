@@ -1,0 +1,586 @@
+"""Text-to-text data for notebook 07: span corruption, five supervised tasks, and their mixture.
+
+Dataset card
+------------
+Every task is "prefix: input" -> "output text", built from packages the setup command installs;
+nothing is downloaded.
+
+- **translate**: `num2words` (LGPL-2.1), numbers of 1 to 4 digits, each once; 5,200 / 300 / 500.
+  "translate English to French: four hundred and two" -> "quatre cent deux".
+- **summarize**: notebook 05's docstring pairs (stdlib, torch, numpy: PSF and BSD licences) and
+  its split by summary; the article cut to its first 32 tokens.
+  "summarize: Return a new tensor ..." -> "Returns a tensor filled with ...".
+- **topic**: gensim's `mini_newsgroup` (a 20 Newsgroups subset, public research data): 200 posts
+  from alt.atheism and sci.space; headers (they name the group), quotes, attribution lines and
+  e-mail addresses removed; cut into pieces of 40 words. Split by post: 25 posts of each group to
+  test, 10 to validation (at most 4 pieces of each, so that no post dominates), the rest to train.
+  "topic: the shuttle will carry ..." -> "space".
+- **question**: gensim's `questions-words.txt` (Apache-2.0, from word2vec): the capitals and
+  currencies of 146 countries. "question: What is the capital of Greece?" -> "Athens".
+- **similarity**: gensim's `wordsim353.tsv` and `simlex999.txt` (human ratings from 0 to 10,
+  halved to STS-B's 0 to 5), split by word pair 80 / 10 / 10 %.
+  "similarity word1: cup word2: mug" -> "4.6".
+- **span corruption**: notebook 06's corpus (gensim's Wikipedia sample and Lee news corpus) and its
+  split by document. "The <extra_id_0> of France ..." -> "<extra_id_0> capital city".
+
+The question task is closed-book: the answers can only come from the model's weights. A model
+cannot know the capital of a country it never saw, so the test asks about the training countries,
+in words that training never used: training asks each fact three ways ("What is the capital of
+Greece?", "Name the capital of Greece.", "The capital of Greece is called what?"), the test a fourth
+("Which city is the capital of Greece?"). It measures whether the model stored the facts and reads
+the question, not whether it invents facts.
+
+The tokenizer is a Unigram model (the algorithm of SentencePiece, which T5 uses) trained with
+Hugging Face `tokenizers` on the training texts of all tasks: <pad> = 0, </s> = 1, <unk> = 2, then
+the learned pieces, then the sentinels <extra_id_0> ... <extra_id_31> at the end of the vocabulary
+(T5 numbers them downwards from its last id; here they count upwards).
+Built in seconds on first use and cached under `course_lib.paths.cache_dir()`.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import hashlib
+import io
+import json
+import pickle
+import random
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from .paths import cache_dir, require
+
+PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
+PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
+NUM_SENTINELS = 32
+TASKS = ("translate", "summarize", "topic", "question", "similarity")
+SPLITS = ("train", "validation", "test")
+DATA_VERSION = 6  # bump when the data changes, so old caches are not reused
+IGNORE = -100
+SUMMARY_SOURCE_LEN = 32  # a docstring's first sentences: where its summary mostly comes from
+SHORT = 24  # inputs of at most this many tokens are batched apart from the longer ones
+
+
+def sentinel(index: int) -> str:
+    return f"<extra_id_{index}>"
+
+
+# --- span corruption -------------------------------------------------------------------------
+
+
+def random_partition(total: int, pieces: int, rng: random.Random) -> list[int]:
+    """`total` cut into `pieces` positive lengths at random cut points, e.g. 10, 3 -> [2, 5, 3]."""
+    cuts = sorted(rng.sample(range(1, total), pieces - 1))
+    return [end - start for start, end in zip([0, *cuts], [*cuts, total], strict=True)]
+
+
+def random_spans(
+    length: int, noise_density: float, mean_span_length: float, rng: random.Random
+) -> list[bool]:
+    """Which of `length` positions are noise (True), as T5's `random_spans_noise_mask`:
+    round(length * noise_density) noise tokens in round(noise / mean_span_length) spans, the
+    noise and the kept tokens each cut into that many random non-empty runs, kept runs first."""
+    if length < 2:
+        raise ValueError(f"span corruption needs at least 2 tokens, got {length}")
+    num_noise = min(max(round(length * noise_density), 1), length - 1)
+    num_spans = max(min(round(num_noise / mean_span_length), num_noise, length - num_noise), 1)
+    noise_runs = random_partition(num_noise, num_spans, rng)
+    kept_runs = random_partition(length - num_noise, num_spans, rng)
+    mask = []
+    for kept, noise in zip(kept_runs, noise_runs, strict=True):
+        mask += [False] * kept + [True] * noise
+    return mask
+
+
+def span_corruption(
+    tokens: list[int],
+    sentinels: list[int],
+    rng: random.Random,
+    noise_density: float = 0.15,
+    mean_span_length: float = 3.0,
+) -> tuple[list[int], list[int]]:
+    """T5's pretraining example: (inputs, targets). Each noise span is replaced in the inputs by
+    one sentinel (the k-th span by sentinels[k]); the targets list each sentinel followed by the
+    tokens it hides. E.g. [a b c d e f g], spans "b c" and "f" ->
+    inputs [a S0 d e S1 g], targets [S0 b c S1 f]."""
+    mask = random_spans(len(tokens), noise_density, mean_span_length, rng)
+    inputs, targets, span = [], [], -1
+    for position, (token, is_noise) in enumerate(zip(tokens, mask, strict=True)):
+        if is_noise and (position == 0 or not mask[position - 1]):  # a span starts here
+            span += 1
+            if span >= len(sentinels):
+                raise ValueError(f"more noise spans than the {len(sentinels)} sentinels")
+            inputs.append(sentinels[span])
+            targets.append(sentinels[span])
+        (targets if is_noise else inputs).append(token)
+    return inputs, targets
+
+
+def reconstruct(inputs: list[int], targets: list[int], sentinels: list[int]) -> list[int]:
+    """Undo `span_corruption`: put each sentinel's tokens from `targets` back into `inputs`."""
+    hidden, current = {}, None
+    for token in targets:
+        if token in sentinels:
+            current = token
+            hidden[current] = []
+        elif current is not None:
+            hidden[current].append(token)
+    restored = []
+    for token in inputs:
+        restored.extend(hidden.get(token, []) if token in sentinels else [token])
+    return restored
+
+
+# --- the tasks as text -----------------------------------------------------------------------
+
+
+def round_like_stsb(score: float) -> str:
+    """A 0-5 score as T5 writes STS-B targets: rounded to the nearest 0.2, one decimal."""
+    return f"{round(score * 5) / 5:.1f}"
+
+
+def to_text(task: str, example: dict) -> tuple[str, str]:
+    """(input text, target text) of one example of `task` (see the table in the notebook)."""
+    if task == "translate":
+        return f"translate English to French: {example['english']}", example["french"]
+    if task == "summarize":
+        return f"summarize: {example['article']}", example["summary"]
+    if task == "topic":
+        return f"topic: {example['text']}", example["topic"]
+    if task == "question":
+        return f"question: {example['question']}", example["answer"]
+    if task == "similarity":
+        source = f"similarity word1: {example['word1']} word2: {example['word2']}"
+        return source, round_like_stsb(example["score"])
+    raise ValueError(f"unknown task {task!r}; the tasks are {', '.join(TASKS)}")
+
+
+def mixing_rates(
+    sizes: dict[str, int], cap: int | None = None, temperature: float = 1.0
+) -> dict[str, float]:
+    """How often to draw each task: proportional to min(size, cap) ** (1 / temperature) (T5,
+    section 3.5.2). cap=None, temperature=1: examples-proportional; a large temperature tends to
+    equal rates."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    weights = {
+        name: min(size, cap if cap is not None else size) ** (1 / temperature)
+        for name, size in sizes.items()
+    }
+    total = sum(weights.values())
+    return {name: weight / total for name, weight in weights.items()}
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+def _split_by_hash(key: str, validation: int = 10, test: int = 10) -> str:
+    bucket = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 100
+    return "test" if bucket < test else "validation" if bucket < test + validation else "train"
+
+
+def _translate() -> dict[str, list[dict]]:
+    from .translation_data import generate_pairs
+
+    pairs = generate_pairs(6_000, max_digits=4, date_fraction=0.0, seed=7)
+    rows = [{"english": p["en"], "french": p["fr"]} for p in pairs]
+    return {"train": rows[:5_200], "validation": rows[5_200:5_500], "test": rows[5_500:]}
+
+
+def _summarize() -> dict[str, list[dict]]:
+    from .summarization_data import load_docstring_summaries
+
+    data = load_docstring_summaries()
+    return {
+        split: [
+            {"article": a, "summary": s}
+            for a, s in zip(data[split]["article"], data[split]["summary"], strict=True)
+        ]
+        for split in SPLITS
+    }
+
+
+class _NewsgroupUnpickler(pickle.Unpickler):
+    """Only the few classes the file needs (a dict subclass and numpy arrays): unpickling runs
+    code, so nothing else may load."""
+
+    def find_class(self, module, name):
+        import numpy
+
+        try:
+            from numpy._core.multiarray import _reconstruct
+        except ImportError:  # numpy < 2
+            from numpy.core.multiarray import _reconstruct
+        allowed = {
+            ("copy_reg", "_reconstructor"): copyreg._reconstructor,
+            ("__builtin__", "dict"): dict,
+            ("sklearn.datasets.base", "Bunch"): dict,
+            ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy", "ndarray"): numpy.ndarray,
+            ("numpy", "dtype"): numpy.dtype,
+        }
+        if (module, name) not in allowed:
+            raise pickle.UnpicklingError(f"mini_newsgroup: refusing to load {module}.{name}")
+        return allowed[module, name]
+
+
+def clean_post(post: str) -> str:
+    """A newsgroup post's own words: headers (they name the group), quoted lines, attribution
+    lines, e-mail addresses and group names removed."""
+    body = post.split("\n\n", 1)[1] if "\n\n" in post else ""
+    lines = [
+        line
+        for line in body.splitlines()
+        if not line.lstrip().startswith(("|", ">", ":"))
+        and not re.search(r"\b(writes|wrote|says):?\s*$|^In article", line)
+    ]
+    text = " ".join(lines)
+    text = re.sub(r"\S+@\S+|\b(alt\.atheism|sci\.space)\b|[-=_*#~]{3,}", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _topic() -> dict[str, list[dict]]:
+    from .pretraining_data import gensim_test_data
+
+    raw = zlib.decompress(gensim_test_data("mini_newsgroup").read_bytes())
+    bunch = _NewsgroupUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    names = {0: "atheism", 1: "space"}  # target_names: alt.atheism, sci.space
+    splits = {name: [] for name in SPLITS}
+    for target, topic in names.items():
+        posts = sorted(
+            (hashlib.sha1(str(filename).encode()).hexdigest(), post)
+            for post, label, filename in zip(
+                bunch["data"], bunch["target"].tolist(), bunch["filenames"].tolist(), strict=True
+            )
+            if label == target
+        )
+        for rank, (_, post) in enumerate(posts):  # 25 posts of each group to test, 10 to validate
+            split = "test" if rank < 25 else "validation" if rank < 35 else "train"
+            words = clean_post(post).split()
+            pieces = [words[start : start + 40] for start in range(0, len(words), 40)]
+            pieces = [piece for piece in pieces if len(piece) >= 15]
+            for piece in pieces if split == "train" else pieces[:4]:  # test: no post dominates
+                splits[split].append({"text": " ".join(piece), "topic": topic})
+    return splits
+
+
+QUESTION_WORDINGS = {  # training asks each fact three ways; the test asks a fourth way
+    "train": {
+        "capital": (
+            "What is the capital of {}?",
+            "Name the capital of {}.",
+            "The capital of {} is called what?",
+        ),
+        "currency": (
+            "What is the currency of {}?",
+            "Name the currency of {}.",
+            "What money do people pay with in {}?",
+        ),
+    },
+    "test": {
+        "capital": ("Which city is the capital of {}?",),
+        "currency": ("Which currency is used in {}?",),
+    },
+}
+
+
+def _question() -> dict[str, list[dict]]:
+    from .pretraining_data import gensim_test_data
+
+    facts, section = {}, None
+    text = gensim_test_data("questions-words.txt").read_text()
+    for line in text.splitlines():
+        if line.startswith(":"):
+            section = line[1:].strip()
+            continue
+        kind = {
+            "capital-common-countries": "capital",
+            "capital-world": "capital",
+            "currency": "currency",
+        }.get(section)
+        if kind is None:
+            continue
+        words = line.split()
+        for answer, country in ((words[1], words[0]), (words[3], words[2])):
+            if kind == "capital":
+                answer, country = country, answer  # "Athens Greece": capital, then country
+            facts[kind, country] = answer
+
+    def ask(wordings: dict) -> list[dict]:
+        return [
+            {"question": wording.format(country), "answer": answer, "kind": kind}
+            for (kind, country), answer in sorted(facts.items())
+            for wording in wordings[kind]
+        ]
+
+    train = ask(QUESTION_WORDINGS["train"])
+    # validation: the first training wording (recall of what was trained); test: a new wording
+    return {"train": train, "validation": train[::3], "test": ask(QUESTION_WORDINGS["test"])}
+
+
+def _similarity() -> dict[str, list[dict]]:
+    from .pretraining_data import gensim_test_data
+
+    splits = {name: [] for name in SPLITS}
+    seen = set()
+    for file in ("wordsim353.tsv", "simlex999.txt"):
+        for line in gensim_test_data(file).read_text().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            word1, word2, score = line.split("\t")[:3]
+            key = "|".join(sorted((word1.lower(), word2.lower())))
+            if key in seen:
+                continue
+            seen.add(key)
+            example = {"word1": word1, "word2": word2, "score": float(score) / 2}
+            splits[_split_by_hash(key)].append(example)
+    return splits
+
+
+def _span_corruption_texts() -> dict[str, list[str]]:
+    from .pretraining_data import load_pretraining_corpus
+
+    corpus = load_pretraining_corpus()
+    return {
+        split: [" ".join(document) for document in corpus.sentences(split)]
+        for split in ("train", "validation")
+    }
+
+
+# --- the assembled data ----------------------------------------------------------------------
+
+
+class T5Batch(NamedTuple):
+    input_ids: torch.Tensor  # (batch, source_len), padded with 0
+    labels: torch.Tensor  # (batch, target_len), padded with -100
+    tasks: list  # the task of each row
+
+
+def pad_batch(pairs: list[tuple[list[int], list[int]]], tasks: list[str]) -> T5Batch:
+    """(input ids, target ids) pairs -> a `T5Batch`: inputs padded with <pad>, labels with -100."""
+    source_len = max(len(source) for source, _ in pairs)
+    target_len = max(len(target) for _, target in pairs)
+    input_ids = torch.full((len(pairs), source_len), PAD_ID, dtype=torch.long)
+    labels = torch.full((len(pairs), target_len), IGNORE, dtype=torch.long)
+    for row, (source, target) in enumerate(pairs):
+        input_ids[row, : len(source)] = torch.tensor(source, dtype=torch.long)
+        labels[row, : len(target)] = torch.tensor(target, dtype=torch.long)
+    return T5Batch(input_ids, labels, tasks)
+
+
+@dataclass
+class MultitaskData:
+    """The five tasks' examples (`tasks[name][split]`: list of dicts), the span-corruption
+    documents (`documents[split]`: list of str) and the Unigram tokenizer."""
+
+    tasks: dict
+    documents: dict
+    tokenizer: object
+    max_source_len: int = 48
+    max_target_len: int = 16
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    @property
+    def sentinel_ids(self) -> list[int]:
+        return [self.tokenizer.token_to_id(sentinel(i)) for i in range(NUM_SENTINELS)]
+
+    def encode(self, text: str, max_len: int) -> list[int]:
+        """Token ids of `text`, cut to max_len - 1, then </s>."""
+        return self.tokenizer.encode(text).ids[: max_len - 1] + [EOS_ID]
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode([int(i) for i in ids if int(i) != EOS_ID]).strip()
+
+    def encoded(
+        self, task: str, split: str, formatter=to_text
+    ) -> list[tuple[list[int], list[int]]]:
+        """(input ids, target ids) of every example of `task` in `split`."""
+        texts = [formatter(task, example) for example in self.tasks[task][split]]
+        sources = self.tokenizer.encode_batch([source for source, _ in texts])
+        targets = self.tokenizer.encode_batch([target for _, target in texts])
+        source_len = SUMMARY_SOURCE_LEN if task == "summarize" else self.max_source_len
+        return [
+            (s.ids[: source_len - 1] + [EOS_ID], t.ids[: self.max_target_len - 1] + [EOS_ID])
+            for s, t in zip(sources, targets, strict=True)
+        ]
+
+    def document_pieces(self, split: str, length: int = 40) -> list[list[int]]:
+        """The span-corruption documents of `split` as token pieces of `length` tokens."""
+        pieces = []
+        for encoding in self.tokenizer.encode_batch(self.documents[split]):
+            ids = encoding.ids
+            pieces += [ids[s : s + length] for s in range(0, len(ids), length) if len(ids[s:]) >= 8]
+        return pieces
+
+    def sizes(self, split: str = "train") -> dict[str, int]:
+        return {task: len(self.tasks[task][split]) for task in TASKS}
+
+    def describe(self) -> str:
+        lines = [f"{'task':<16}{'train':>8}{'validation':>12}{'test':>7}"]
+        for task in TASKS:
+            counts = [len(self.tasks[task][split]) for split in SPLITS]
+            lines.append(f"{task:<16}{counts[0]:>8,}{counts[1]:>12,}{counts[2]:>7,}")
+        documents = [len(self.documents[split]) for split in ("train", "validation")]
+        lines.append(
+            f"{'span corruption':<16}{documents[0]:>8,}{documents[1]:>12,}{'-':>7}  (documents)"
+        )
+        lines.append(
+            f"Unigram vocabulary: {self.vocab_size:,} pieces, {NUM_SENTINELS} of them sentinels"
+        )
+        return "\n".join(lines)
+
+
+class SpanCorruptionBatches:
+    """Endless re-iterable `T5Batch`es of span-corrupted document pieces (one pass = `per_epoch`
+    batches), drawn with their own seeded random generator."""
+
+    def __init__(self, data: MultitaskData, batch_size: int, seed: int = 0, per_epoch: int = 100):
+        self.pieces = data.document_pieces("train")
+        self.sentinels = data.sentinel_ids
+        self.batch_size, self.per_epoch = batch_size, per_epoch
+        self.rng = random.Random(seed)
+
+    def example(self) -> tuple[list[int], list[int]]:
+        piece = self.rng.choice(self.pieces)
+        inputs, targets = span_corruption(piece, self.sentinels, self.rng)
+        return inputs + [EOS_ID], targets + [EOS_ID]
+
+    def __len__(self):
+        return self.per_epoch
+
+    def __iter__(self):
+        for _ in range(self.per_epoch):
+            pairs = [self.example() for _ in range(self.batch_size)]
+            yield pad_batch(pairs, ["span corruption"] * self.batch_size)
+
+
+class MixtureBatches:
+    """Endless re-iterable mixed batches: each row's task is drawn with `rates` (a dict task ->
+    probability; "span corruption" may be one of them), then a random example of it. A batch is a
+    list of two `T5Batch`es, the rows with short inputs and those with long ones, so that short
+    examples are not padded to the length of long ones; `t5.seq2seq_loss` takes the list and
+    averages over all its target tokens, as for one batch."""
+
+    def __init__(
+        self,
+        data: MultitaskData,
+        rates: dict[str, float],
+        batch_size: int,
+        seed: int = 0,
+        per_epoch: int = 100,
+        formatter=to_text,
+    ):
+        self.examples = {
+            task: data.encoded(task, "train", formatter)
+            for task in rates
+            if task != "span corruption"
+        }
+        self.span_corruption = (
+            SpanCorruptionBatches(data, 1, seed) if "span corruption" in rates else None
+        )
+        self.tasks, self.weights = list(rates), list(rates.values())
+        self.batch_size, self.per_epoch = batch_size, per_epoch
+        self.rng = random.Random(seed)
+
+    def __len__(self):
+        return self.per_epoch
+
+    def __iter__(self):
+        for _ in range(self.per_epoch):
+            tasks = self.rng.choices(self.tasks, self.weights, k=self.batch_size)
+            rows = [
+                (self.span_corruption.example(), task)
+                if task == "span corruption"
+                else (self.rng.choice(self.examples[task]), task)
+                for task in tasks
+            ]
+            groups = (
+                [row for row in rows if len(row[0][0]) <= SHORT],
+                [row for row in rows if len(row[0][0]) > SHORT],
+            )
+            yield [
+                pad_batch([pair for pair, _ in group], [task for _, task in group])
+                for group in groups
+                if group
+            ]
+
+
+def load_multitask_data(vocab_size: int = 4000) -> MultitaskData:
+    """The five tasks, the span-corruption documents and the tokenizer (see the dataset card);
+    built on first use (seconds, plus notebook 05's docstring data if it is not cached yet)."""
+    tokenizers = require("tokenizers", "tokenizers==0.23.3")
+    settings = {"version": DATA_VERSION, "vocab_size": vocab_size}
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    folder = cache_dir() / f"t5-multitask-{digest}"
+    if not (folder / "tokenizer.json").exists():
+        tasks = {
+            "translate": _translate(),
+            "summarize": _summarize(),
+            "topic": _topic(),
+            "question": _question(),
+            "similarity": _similarity(),
+        }
+        documents = _span_corruption_texts()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "tasks.json").write_text(json.dumps({"tasks": tasks, "documents": documents}))
+        texts = list(documents["train"])
+        for task in TASKS:
+            for example in tasks[task]["train"]:
+                texts.extend(to_text(task, example))
+        tokenizer = _train_unigram(texts, vocab_size, tokenizers)
+        tokenizer.save(str(folder / "tokenizer.json"))  # written last: it marks a complete build
+    stored = json.loads((folder / "tasks.json").read_text())
+    tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    return MultitaskData(stored["tasks"], stored["documents"], tokenizer)
+
+
+def _train_unigram(texts, vocab_size: int, tokenizers):
+    from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
+
+    tokenizer = tokenizers.Tokenizer(models.Unigram())
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size - NUM_SENTINELS,
+        special_tokens=[PAD, EOS, UNK],  # ids 0, 1, 2
+        unk_token=UNK,
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    tokenizer.add_special_tokens([sentinel(i) for i in range(NUM_SENTINELS)])
+    assert [tokenizer.token_to_id(t) for t in (PAD, EOS, UNK)] == [PAD_ID, EOS_ID, UNK_ID]
+    return tokenizer
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def pearson(xs: list[float], ys: list[float]) -> float:
+    """Pearson correlation; 0 when either side is constant (it predicts nothing)."""
+    n = len(xs)
+    if n < 2 or min(xs) == max(xs) or min(ys) == max(ys):
+        return 0.0
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    cov = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    var_x = sum((x - mean_x) ** 2 for x in xs)
+    var_y = sum((y - mean_y) ** 2 for y in ys)
+    return cov / (var_x * var_y) ** 0.5
+
+
+def parse_score(text: str, default: float) -> float:
+    """The number a similarity answer starts with, or `default` when there is none."""
+    match = re.match(r"\s*(\d+(?:\.\d+)?)", text)
+    return float(match.group(1)) if match else default
+
+
+def most_common(values) -> str:
+    return Counter(values).most_common(1)[0][0]

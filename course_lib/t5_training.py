@@ -1,0 +1,179 @@
+"""Training the T5 of notebook 07 and scoring it task by task, GLUE-style.
+
+`train` runs `fit` on span corruption or on a task mixture (`t5_data`). `predict` answers the
+examples of one task by greedy decoding; `score` turns answers into the task's metric (0-100):
+
+| task | metric | trivial baseline |
+|---|---|---|
+| translate | exact match | copy the input |
+| summarize | ROUGE-1 F1 | the article's first 9 words (notebook 05) |
+| topic | accuracy | the most frequent training label |
+| question | exact match | the most frequent training answer |
+| similarity | Pearson correlation x 100 | the mean training score (a constant: 0) |
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from . import t5_data
+from .t5 import T5, generate, seq2seq_loss
+from .training import fit, progress_bar, to_device
+
+MAX_ANSWER_TOKENS = {"translate": 16, "summarize": 16, "topic": 4, "question": 8, "similarity": 4}
+METRICS = {
+    "translate": "exact match",
+    "summarize": "ROUGE-1",
+    "topic": "accuracy",
+    "question": "exact match",
+    "similarity": "Pearson x 100",
+}
+BASELINES = {
+    "translate": "copy the input",
+    "summarize": "first 9 words",
+    "topic": "most frequent label",
+    "question": "most frequent answer",
+    "similarity": "mean score",
+}
+
+
+def train(
+    model: T5,
+    batches,
+    *,
+    steps: int,
+    lr: float = 3e-3,
+    warmup_steps: int = 100,
+    device=None,
+    evaluate=None,
+    eval_every=None,
+    desc: str = "T5 training",
+):
+    """AdamW with warm-up then 1/sqrt(step) decay on `batches` (`T5Batch`es); `fit`'s History."""
+    from .transformer import warmup_schedule
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    return fit(
+        model,
+        batches,
+        optimizer=optimizer,
+        scheduler=warmup_schedule(optimizer, warmup_steps),
+        loss_fn=seq2seq_loss,
+        steps=steps,
+        grad_clip=1.0,
+        evaluate=evaluate,
+        eval_every=eval_every,
+        device=device,
+        desc=desc,
+    )
+
+
+@torch.no_grad()
+def span_corruption_loss(model: T5, data: t5_data.MultitaskData, examples: int = 256) -> float:
+    """Mean loss on a fixed set of span-corrupted validation pieces (the same every call)."""
+    batches = t5_data.SpanCorruptionBatches(data, 64, seed=1, per_epoch=-(-examples // 64))
+    batches.pieces = data.document_pieces("validation")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    losses = [seq2seq_loss(model, to_device(batch, device)).item() for batch in batches]
+    model.train(was_training)
+    return statistics.mean(losses)
+
+
+def predict(
+    model: T5,
+    data: t5_data.MultitaskData,
+    task: str,
+    split: str = "test",
+    formatter=t5_data.to_text,
+    batch_size: int = 128,
+    limit: int | None = None,
+) -> list[str]:
+    """The model's answer (text) to each example of `task` in `split`, by greedy decoding."""
+    pairs = data.encoded(task, split, formatter)[:limit]
+    device = next(model.parameters()).device
+    answers = []
+    for start in progress_bar(
+        range(0, len(pairs), batch_size), desc=f"answering {task}", leave=False
+    ):
+        batch = t5_data.pad_batch(pairs[start : start + batch_size], [task])
+        for ids in generate(model, batch.input_ids.to(device), MAX_ANSWER_TOKENS[task]):
+            answers.append(data.decode(ids))
+    return answers
+
+
+def references(data: t5_data.MultitaskData, task: str, split: str = "test", limit=None) -> list:
+    """The target texts of `task` in `split` (for similarity: the scores)."""
+    examples = data.tasks[task][split][:limit]
+    if task == "similarity":
+        return [example["score"] for example in examples]
+    return [t5_data.to_text(task, example)[1] for example in examples]
+
+
+def score(
+    task: str, answers: list[str], data: t5_data.MultitaskData, split: str = "test", limit=None
+) -> float:
+    """The task's metric (0-100) for `answers` to the examples of `split`."""
+    expected = references(data, task, split, limit)
+    if len(answers) != len(expected):
+        raise ValueError(f"{len(answers)} answers for {len(expected)} {task} examples")
+    if task == "summarize":
+        from .decoder_only import rouge
+
+        return rouge(answers, expected)["rouge1"]
+    if task == "similarity":
+        default = statistics.mean(example["score"] for example in data.tasks[task]["train"])
+        predicted = [t5_data.parse_score(answer, default) for answer in answers]
+        return 100 * t5_data.pearson(predicted, expected)
+    return 100 * statistics.mean(
+        a.strip() == e.strip() for a, e in zip(answers, expected, strict=True)
+    )
+
+
+def baseline_answers(data: t5_data.MultitaskData, task: str, split: str = "test", limit=None):
+    """What the trivial baseline answers to each example of `task` in `split`."""
+    from .decoder_only import first_words
+
+    examples = data.tasks[task][split][:limit]
+    train = data.tasks[task]["train"]
+    if task == "translate":
+        return [example["english"] for example in examples]
+    if task == "summarize":
+        return [first_words(example["article"], 9) for example in examples]
+    if task == "topic":
+        return [t5_data.most_common(e["topic"] for e in train)] * len(examples)
+    if task == "question":
+        return [t5_data.most_common(e["answer"] for e in train)] * len(examples)
+    mean = statistics.mean(example["score"] for example in train)
+    return [f"{mean:.1f}"] * len(examples)
+
+
+def task_table(model: T5, data: t5_data.MultitaskData, split: str = "test", limit=None) -> dict:
+    """{task: {"metric", "model", "baseline"}} for every task, plus the average row."""
+    table = {}
+    for task in t5_data.TASKS:
+        answers = predict(model, data, task, split, limit=limit)
+        table[task] = {
+            "metric": METRICS[task],
+            "model": score(task, answers, data, split, limit),
+            "baseline": score(task, baseline_answers(data, task, split, limit), data, split, limit),
+        }
+    table["average"] = {
+        "metric": "mean of the above",
+        "model": statistics.mean(row["model"] for row in table.values()),
+        "baseline": statistics.mean(row["baseline"] for row in list(table.values())),
+    }
+    return table
+
+
+def format_table(table: dict) -> str:
+    lines = [f"{'task':<12}{'metric':<18}{'model':>7}{'baseline':>10}  baseline is"]
+    for task, row in table.items():
+        lines.append(
+            f"{task:<12}{row['metric']:<18}{row['model']:>7.1f}{row['baseline']:>10.1f}"
+            f"  {BASELINES.get(task, '')}"
+        )
+    return "\n".join(lines)
