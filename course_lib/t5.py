@@ -231,10 +231,9 @@ class T5(nn.Module):
 
     def use_fast_attention(self, fast: bool = True) -> T5:
         """Switch every attention between the readable path and `F.scaled_dot_product_attention`."""
-        for module in self.modules():
-            if isinstance(module, T5Attention):
-                module.fast = fast
-        return self
+        from .training import use_fast_attention
+
+        return use_fast_attention(self, fast)
 
     def encode(self, input_ids):
         """input_ids (batch, source_len) -> (memory (batch, source_len, d_model),

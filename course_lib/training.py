@@ -12,6 +12,11 @@ backpropagate, clip gradients (optional), step the optimizer and the scheduler, 
 It stops after `steps`, `epochs` or `max_seconds`, whichever comes first, can evaluate every
 `eval_every` steps, shows a progress bar (silenced when COURSE_LIB_QUIET=1, as under test), and
 can save a checkpoint and resume from it exactly where it stopped.
+
+On a CUDA GPU it also uses mixed precision (bfloat16 where the GPU supports it, else float16 with
+loss scaling) and the fast attention path of the course's attention modules; on the CPU, the
+reference, everything stays float32 and readable. Started by `torchrun` with several processes,
+it trains data-parallel with DistributedDataParallel (see `course_lib.distributed`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import distributed
 from .device import choose_device
 
 QUIET_ENV_VAR = "COURSE_LIB_QUIET"  # "1" silences progress bars (set by the tests and the grader)
@@ -115,6 +121,8 @@ def fit(
     checkpoint_every: int | None = None,
     resume: bool = False,
     desc: str = "training",
+    mixed_precision: bool | None = None,
+    fast_attention: bool | None = None,
 ) -> History:
     """Train `model` on `batches` and return its `History`.
 
@@ -131,12 +139,23 @@ def fit(
         checkpoint: a file to save model, optimizer, scheduler, history and random state to,
             every `checkpoint_every` steps and at the end.
         resume: continue from `checkpoint` if that file exists (same batches, same order).
+        mixed_precision: autocast to bfloat16 (float16 with loss scaling where bfloat16 is not
+            supported); None = on CUDA only.
+        fast_attention: switch attention modules that have a fast path (`.fast`) to it; None =
+            on CUDA only.
     """
     _validate_fit_arguments(
         batches, steps, epochs, max_seconds, eval_every, checkpoint_every, checkpoint, resume
     )
     device = torch.device(device) if device is not None else choose_device()
+    if distributed.launched():
+        device = distributed.join(device)
+    rank, world_size = distributed.rank_and_size()
     model.to(device)
+    if fast_attention if fast_attention is not None else device.type == "cuda":
+        use_fast_attention(model)
+    precision = _Precision(device, mixed_precision)
+    trained = distributed.wrap(model, device) if world_size > 1 else model
     history = History()
     step, epoch, batch_in_epoch = 0, 0, 0
     epoch_rng_state = None  # torch RNG state when this epoch's batch order was drawn
@@ -155,7 +174,7 @@ def fit(
         torch.set_rng_state(restored["rng_state"])
 
     def save() -> None:
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and rank == 0:
             _save_checkpoint(
                 checkpoint_path,
                 model,
@@ -192,7 +211,14 @@ def fit(
     total = steps
     if total is None and epochs is not None and hasattr(batches, "__len__"):
         total = epochs * len(batches)
-    bar = progress_bar(total=total, initial=step, desc=desc, unit="step", dynamic_ncols=True)
+    bar = progress_bar(
+        total=total,
+        initial=step,
+        desc=desc,
+        unit="step",
+        dynamic_ncols=True,
+        disable=quiet() or rank != 0,
+    )
     model.train()
     try:
         while not finished():
@@ -210,9 +236,19 @@ def fit(
             restored = None
             for batch in iterator:
                 started = time.perf_counter()
+                share = distributed.shard(batch, rank, world_size)
                 loss = _training_step(
-                    model, batch, loss_fn, optimizer, scheduler, grad_clip, device, step + 1
+                    trained,
+                    share,
+                    loss_fn,
+                    optimizer,
+                    scheduler,
+                    grad_clip,
+                    device,
+                    step + 1,
+                    precision,
                 )
+                loss = distributed.mean_across_processes(loss, device)
                 history.seconds += time.perf_counter() - started
                 step += 1
                 batch_in_epoch += 1
@@ -242,9 +278,42 @@ def fit(
     return history
 
 
-def _training_step(model, batch, loss_fn, optimizer, scheduler, grad_clip, device, step) -> float:
+def use_fast_attention(model: torch.nn.Module, fast: bool = True) -> torch.nn.Module:
+    """Set `.fast` on every submodule that has a fast attention path (the course's multi-head
+    and T5 attention); returns the model."""
+    for module in model.modules():
+        if hasattr(module, "fast") and isinstance(module.fast, bool):
+            module.fast = fast
+    return model
+
+
+class _Precision:
+    """Mixed precision for one training run: the autocast context and, for float16, the loss
+    scaler (float16's small range would otherwise turn small gradients into zeros)."""
+
+    def __init__(self, device: torch.device, wanted: bool | None):
+        enabled = wanted if wanted is not None else device.type == "cuda"
+        if enabled and device.type != "cuda":
+            raise ValueError("mixed_precision=True needs a CUDA device; the CPU trains in float32")
+        self.enabled = enabled
+        self.dtype = torch.bfloat16 if enabled and torch.cuda.is_bf16_supported() else torch.float16
+        use_scaler = enabled and self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=self.dtype, enabled=self.enabled)
+
+
+def _training_step(
+    model, batch, loss_fn, optimizer, scheduler, grad_clip, device, step, precision=None
+) -> float:
     batch = to_device(batch, device)
-    loss = loss_fn(model, batch)
+    scaler = precision.scaler if precision is not None else None
+    if precision is not None and precision.enabled:
+        with precision.autocast():
+            loss = loss_fn(model, batch)
+    else:
+        loss = loss_fn(model, batch)
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
         raise TypeError(f"loss_fn must return a scalar tensor (one number), got {got}")
@@ -254,10 +323,18 @@ def _training_step(model, batch, loss_fn, optimizer, scheduler, grad_clip, devic
             f"the loss became {value} at step {step}: try a smaller learning rate or grad_clip"
         )
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
     if grad_clip is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
     if scheduler is not None:
         scheduler.step()
     return value
