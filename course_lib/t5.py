@@ -14,7 +14,9 @@ What T5 changes (Raffel et al., 2020), each a few lines below:
   (scaled by d_model^-0.5 before the output projection), ReLU feed-forward (T5 v1.0).
 
 Shapes: ids (batch, seq); hidden states (batch, seq, d_model); attention bias
-(1 or batch, heads, queries, keys); masks are boolean, True = may attend (as in notebook 02).
+(1 or batch, 1 or heads, queries or 1, keys), added to the scores. Where attention is not allowed
+(padding, the future), the bias holds a very large negative number, so that its weight is 0: the
+masks are folded into the bias once per stack, instead of once per layer.
 The decoder reads the target shifted right by one, starting from id 0 (<pad>, T5's start token).
 """
 
@@ -133,10 +135,10 @@ class RelativePositionBias(nn.Module):
 
 
 class T5Attention(nn.Module):
-    """Multi-head attention without biases or 1/sqrt(d_kv), plus an additive position bias.
+    """Multi-head attention without biases or 1/sqrt(d_kv), plus an additive bias.
 
-    x (batch, Lq, d_model), memory (batch, Lk, d_model) or None (self-attention);
-    bias (1 or batch, heads, Lq, Lk) or None; mask boolean, broadcasting to (batch, heads, Lq, Lk).
+    x (batch, Lq, d_model), memory (batch, Lk, d_model) or None (self-attention); bias
+    broadcasting to (batch, heads, Lq, Lk): position bias and masks (see `masked_bias`).
     `fast=True` runs the same computation through `F.scaled_dot_product_attention`.
     """
 
@@ -148,26 +150,27 @@ class T5Attention(nn.Module):
         self.value = nn.Linear(d_model, heads * d_kv, bias=False)
         self.output = nn.Linear(heads * d_kv, d_model, bias=False)
 
-    def forward(self, x, memory=None, bias=None, mask=None):
+    def forward(self, x, memory=None, bias=None):
         memory = x if memory is None else memory
         q = split_heads(self.query(x), self.heads)  # (B, h, Lq, d_kv)
         k = split_heads(self.key(memory), self.heads)  # (B, h, Lk, d_kv)
         v = split_heads(self.value(memory), self.heads)  # (B, h, Lk, d_kv)
         if self.fast:
-            additive = 0.0 if bias is None else bias
-            if mask is not None:
-                additive = additive + torch.zeros(mask.shape, dtype=q.dtype, device=q.device)
-                additive = additive.masked_fill(~mask, float("-inf"))
-            attn_mask = None if isinstance(additive, float) else additive
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=1.0)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)
         else:
             scores = q @ k.transpose(-2, -1)  # (B, h, Lq, Lk), not divided by sqrt(d_kv)
             if bias is not None:
                 scores = scores + bias
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
             out = scores.softmax(-1) @ v  # (B, h, Lq, d_kv)
         return self.output(merge_heads(out))
+
+
+def masked_bias(bias: torch.Tensor | None, mask: torch.Tensor, dtype=torch.float32):
+    """`bias` (or zeros) with the most negative number of `dtype` where `mask` (boolean, True =
+    may attend) is False; the shapes broadcast. Not -inf: a row with no allowed key then gets
+    uniform weights instead of 0/0 = nan (as in `transformers`)."""
+    base = torch.zeros(mask.shape, dtype=dtype, device=mask.device) if bias is None else bias
+    return base.masked_fill(~mask, torch.finfo(base.dtype).min)
 
 
 class EncoderBlock(nn.Module):
@@ -181,8 +184,8 @@ class EncoderBlock(nn.Module):
         self.feed_forward = FeedForward(config.d_model, config.d_ff, config.dropout, bias=False)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, bias, mask):
-        x = x + self.dropout(self.attention(self.attention_norm(x), bias=bias, mask=mask))
+    def forward(self, x, bias):
+        x = x + self.dropout(self.attention(self.attention_norm(x), bias=bias))
         return x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
 
 
@@ -200,10 +203,10 @@ class DecoderBlock(nn.Module):
         self.feed_forward = FeedForward(config.d_model, config.d_ff, config.dropout, bias=False)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, y, memory, bias, self_mask, memory_mask):
-        attended = self.self_attention(self.self_attention_norm(y), bias=bias, mask=self_mask)
+    def forward(self, y, memory, self_bias, memory_bias):
+        attended = self.self_attention(self.self_attention_norm(y), bias=self_bias)
         y = y + self.dropout(attended)
-        read = self.cross_attention(self.cross_attention_norm(y), memory, mask=memory_mask)
+        read = self.cross_attention(self.cross_attention_norm(y), memory, bias=memory_bias)
         y = y + self.dropout(read)
         return y + self.dropout(self.feed_forward(self.feed_forward_norm(y)))
 
@@ -240,10 +243,11 @@ class T5(nn.Module):
         memory_mask (batch, 1, 1, source_len): True at real tokens)."""
         _check_ids(input_ids, self.config.vocab_size, "input_ids")
         memory_mask = (input_ids != self.config.pad_id)[:, None, None, :]
-        bias = self.encoder_bias(input_ids.shape[1], input_ids.shape[1])
+        length = input_ids.shape[1]
+        bias = masked_bias(self.encoder_bias(length, length), memory_mask)  # (B, h, L, L)
         x = self.dropout(self.embedding(input_ids))
         for block in self.encoder_blocks:
-            x = block(x, bias, memory_mask)
+            x = block(x, bias)
         return self.dropout(self.encoder_norm(x)), memory_mask
 
     def decode(self, decoder_input_ids, memory, memory_mask, positions=None):
@@ -253,10 +257,11 @@ class T5(nn.Module):
         _check_ids(decoder_input_ids, self.config.vocab_size, "decoder_input_ids")
         length = decoder_input_ids.shape[1]
         causal = torch.ones(length, length, dtype=torch.bool, device=memory.device).tril()
-        bias = self.decoder_bias(length, length)
+        self_bias = masked_bias(self.decoder_bias(length, length), causal)  # (1, h, T, T)
+        memory_bias = masked_bias(None, memory_mask, memory.dtype)  # (B, 1, 1, S)
         y = self.dropout(self.embedding(decoder_input_ids))
         for block in self.decoder_blocks:
-            y = block(y, memory, bias, causal, memory_mask)
+            y = block(y, memory, self_bias, memory_bias)
         y = self.dropout(self.decoder_norm(y)) * self.config.d_model**-0.5
         if positions is not None:
             y = y[positions]  # (n, d_model)

@@ -152,8 +152,9 @@ def fit(
         device = distributed.join(device)
     rank, world_size = distributed.rank_and_size()
     model.to(device)
+    paths_before = {module: module.fast for module in _attention_modules(model)}
     if fast_attention if fast_attention is not None else device.type == "cuda":
-        use_fast_attention(model)
+        use_fast_attention(model)  # for training only: the model's own setting comes back after
     precision = _Precision(device, mixed_precision)
     trained = distributed.wrap(model, device) if world_size > 1 else model
     history = History()
@@ -275,16 +276,21 @@ def fit(
         save()
     finally:
         bar.close()
+        for module, fast in paths_before.items():
+            module.fast = fast
     return history
 
 
 def use_fast_attention(model: torch.nn.Module, fast: bool = True) -> torch.nn.Module:
     """Set `.fast` on every submodule that has a fast attention path (the course's multi-head
     and T5 attention); returns the model."""
-    for module in model.modules():
-        if hasattr(module, "fast") and isinstance(module.fast, bool):
-            module.fast = fast
+    for module in _attention_modules(model):
+        module.fast = fast
     return model
+
+
+def _attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in model.modules() if isinstance(getattr(m, "fast", None), bool)]
 
 
 class _Precision:

@@ -115,6 +115,12 @@ def test_cpu_training_keeps_the_readable_attention_and_float32():
     fit(model, batches, optimizer=optimizer, loss_fn=t5.seq2seq_loss, steps=1, device="cpu")
     assert not any(getattr(module, "fast", False) for module in model.modules())
     assert all(p.dtype == torch.float32 for p in model.parameters())
+    seen = []
+
+    def attention_paths(trained):
+        seen.append(all(a.fast for a in trained.modules() if isinstance(a, t5.T5Attention)))
+        return 0.0
+
     fit(
         model,
         batches,
@@ -123,5 +129,7 @@ def test_cpu_training_keeps_the_readable_attention_and_float32():
         steps=1,
         device="cpu",
         fast_attention=True,
+        evaluate=attention_paths,
     )
-    assert all(module.fast for module in model.modules() if isinstance(module, t5.T5Attention))
+    assert seen and all(seen)  # fast while training
+    assert not any(a.fast for a in model.modules() if isinstance(a, t5.T5Attention))  # restored
