@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from . import pretraining_data as text
 from .bert import IGNORE, BertForPretraining, mean_pool, pretraining_loss
 from .paths import load_report_data, save_report_data
-from .training import fit, to_device
+from .training import to_device
 
 
 class _Batches:
@@ -93,22 +93,20 @@ def pretrain(
 ):
     """MLM + NSP pretraining with AdamW and a warm-up schedule; returns `fit`'s History with
     "MLM accuracy" and "NSP accuracy" on the validation documents."""
-    from .transformer import warmup_schedule
+    from .transformer import fit_with_warmup
 
     examples = text.nsp_examples(corpus, "train", seed=seed)
     batches = _Batches(
         text.encode_pairs(corpus, examples, max_len), batch_size, corpus.vocab_size, seed
     )
     validation = validation_batches(corpus, max_len)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    return fit(
+    return fit_with_warmup(
         model,
         batches,
-        optimizer=optimizer,
-        scheduler=warmup_schedule(optimizer, warmup_steps),
-        loss_fn=pretraining_loss,
+        pretraining_loss,
         steps=steps,
-        grad_clip=1.0,
+        lr=lr,
+        warmup_steps=warmup_steps,
         evaluate=lambda m: pretraining_accuracy(m, validation),
         eval_every=eval_every,
         device=device,

@@ -20,7 +20,7 @@ import torch
 
 from . import t5_data
 from .t5 import T5, generate, seq2seq_loss
-from .training import fit, progress_bar, to_device
+from .training import progress_bar, to_device
 
 MAX_ANSWER_TOKENS = {"translate": 16, "summarize": 16, "topic": 4, "question": 8, "similarity": 4}
 METRICS = {
@@ -52,17 +52,15 @@ def train(
     desc: str = "T5 training",
 ):
     """AdamW with warm-up then 1/sqrt(step) decay on `batches` (`T5Batch`es); `fit`'s History."""
-    from .transformer import warmup_schedule
+    from .transformer import fit_with_warmup
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    return fit(
+    return fit_with_warmup(
         model,
         batches,
-        optimizer=optimizer,
-        scheduler=warmup_schedule(optimizer, warmup_steps),
-        loss_fn=seq2seq_loss,
+        seq2seq_loss,
         steps=steps,
-        grad_clip=1.0,
+        lr=lr,
+        warmup_steps=warmup_steps,
         evaluate=evaluate,
         eval_every=eval_every,
         device=device,

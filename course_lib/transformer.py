@@ -338,6 +338,28 @@ def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def fit_with_warmup(
+    model, batches, loss_fn, *, steps: int, lr: float, warmup_steps: int, **fit_options
+):
+    """`fit` with the recipe of notebooks 06 and 07: AdamW (weight decay 0.01), `warmup_schedule`
+    and gradient clipping at norm 1; `fit_options` (evaluate, eval_every, device, desc, ...) are
+    passed on. Returns `fit`'s History."""
+    from .training import fit
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    scheduler = warmup_schedule(optimizer, warmup_steps)
+    return fit(
+        model,
+        batches,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        loss_fn=loss_fn,
+        steps=steps,
+        grad_clip=1.0,
+        **fit_options,
+    )
+
+
 def decoder_self_attention_mask(target_lengths: torch.Tensor, target_len: int) -> torch.Tensor:
     """Mask for the decoder's masked self-attention, shape (batch, target_len, target_len): a
     position may attend to itself and earlier positions (causal) that are real tokens (padding)."""

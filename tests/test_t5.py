@@ -405,3 +405,16 @@ def test_scores_and_baselines_on_perfect_and_trivial_answers():
     )
     with pytest.raises(ValueError, match="answers for"):
         t5_training.score("topic", ["space"], data, "test")
+
+
+def test_training_on_the_mixture_lowers_the_loss():
+    data = t5_data.load_multitask_data()
+    torch.manual_seed(0)
+    model = t5.T5(t5.T5Config(vocab_size=data.vocab_size, d_model=32, d_kv=8, d_ff=64, heads=4))
+    rates = t5_data.mixing_rates(data.sizes(), temperature=float("inf"))
+    batches = t5_data.MixtureBatches(data, rates, batch_size=16, per_epoch=5)
+    history = t5_training.train(model, batches, steps=12, lr=3e-3, warmup_steps=2, device="cpu")
+    assert history.steps[-1] == 12
+    assert sum(history.losses[-3:]) < sum(history.losses[:3])
+    answers = t5_training.predict(model, data, "topic", "test", limit=5)
+    assert len(answers) == 5 and all(isinstance(answer, str) for answer in answers)
