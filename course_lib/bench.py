@@ -617,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.bench", description=__doc__)
     parser.add_argument("--notebooks", action="store_true", help="time every solutions notebook")
     parser.add_argument("--readme", action="store_true", help="regenerate the README's tables")
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument(
         "--inplace", action="store_true", help="with --notebooks: store the outputs in solutions/"
     )
@@ -643,6 +643,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = gpu_throughput()
         _save("gpu.json", {"rows": rows})
         print(gpu_table(rows))
+    notebooks_file = RESULTS / "notebooks.json"
+    if notebooks_file.exists():
+        notebooks = json.loads(notebooks_file.read_text())
+        print(f"\nNotebooks, as last timed by --notebooks on {notebooks['machine']}:\n")
+        print(notebook_table(notebooks["rows"], readme_catalog(README.read_text())))
+        print()
+        print(quality_table(notebooks["rows"]))
     print(f"\n{time.monotonic() - started:.0f} s")
     return 0
 
