@@ -423,23 +423,50 @@ def gpu_throughput(steps: int = 50) -> list[dict]:
 
 
 def run_one_notebook(path: Path, inplace: bool = False) -> dict:
-    """Execute one notebook in a fresh kernel; wall time and peak resident memory of the kernel
-    (this process runs only that notebook, so its children's peak is the kernel's)."""
-    import resource
+    """Execute one notebook in a fresh kernel: wall time, and the peak resident memory of the
+    kernel (its high-water mark, read from /proc while it runs), with what the notebook recorded
+    (`course_lib.results`)."""
+    import threading
 
     from .execution import execute_notebook
     from .results import forget, recorded
 
     number = path.stem.split("_")[0]
     forget(number)
-    seconds = execute_notebook(path, output_path=path if inplace else None)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak_kb, running = [0], [True]
+
+    def watch():
+        import psutil
+
+        while running[0]:
+            for child in psutil.Process().children(recursive=True):
+                peak_kb[0] = max(peak_kb[0], _high_water_kb(child.pid))
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        seconds = execute_notebook(path, output_path=path if inplace else None)
+    finally:
+        running[0] = False
+        watcher.join()
     return {
         "notebook": path.stem,
         "seconds": round(seconds, 1),
-        "peak_memory_mb": round(peak_kb / 1024),
+        "peak_memory_mb": round(peak_kb[0] / 1024),
         "results": recorded(number),
     }
+
+
+def _high_water_kb(pid: int) -> int:
+    """VmHWM (the peak resident set size so far) of a process, in kB; 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def run_notebooks(paths: list[Path], inplace: bool = False) -> list[dict]:
@@ -537,6 +564,14 @@ def notebook_table(rows: list[dict], catalog: dict[str, tuple[str, str]]) -> str
     return "\n".join(lines)
 
 
+def _one_decimal(value: float) -> str:
+    """`value` (kept with 2 decimals) rounded half up to 1 decimal, as a person would: 96.35 ->
+    96.4 (float formatting would give 96.3, since 96.35 is stored as 96.34999...)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 def quality_table(rows: list[dict]) -> str:
     lines = [
         "| notebook | task (test split unless stated) | metric | model | trivial baseline |",
@@ -547,11 +582,11 @@ def quality_table(rows: list[dict]) -> str:
             baseline = (
                 "—"
                 if result["baseline"] is None
-                else (f"{result['baseline']:.1f} ({result['baseline_name']})")
+                else (f"{_one_decimal(result['baseline'])} ({result['baseline_name']})")
             )
             lines.append(
                 f"| {result['notebook']} | {result['task']} | {result['metric']} | "
-                f"{result['value']:.1f} | {baseline} |"
+                f"{_one_decimal(result['value'])} | {baseline} |"
             )
     return "\n".join(lines)
 
@@ -621,6 +656,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--inplace", action="store_true", help="with --notebooks: store the outputs in solutions/"
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="with --notebooks: only these notebooks (e.g. 07_t5_multitask)",
+    )
     parser.add_argument("--one-notebook", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one_notebook:
@@ -631,7 +672,16 @@ def main(argv: list[str] | None = None) -> int:
         print("README tables regenerated from benchmarks/*.json")
         return 0
     if args.notebooks:
-        rows = run_notebooks(sorted(SOLUTIONS.glob("*.ipynb")), args.inplace)
+        paths = sorted(SOLUTIONS.glob("*.ipynb"))
+        if args.only:
+            paths = [path for path in paths if path.stem in args.only]
+            if len(paths) != len(args.only):
+                parser.error(f"--only takes notebook names such as 07_t5_multitask: {args.only}")
+        rows = run_notebooks(paths, args.inplace)
+        if args.only:  # keep the other notebooks' rows from the last full run
+            earlier = json.loads((RESULTS / "notebooks.json").read_text())["rows"]
+            fresh = {row["notebook"]: row for row in rows}
+            rows = [fresh.get(row["notebook"], row) for row in earlier]
         _save("notebooks.json", {"machine": machine(), "rows": rows})
         print(quality_table(rows))
         return 0

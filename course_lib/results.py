@@ -31,8 +31,8 @@ def record(
             "notebook": notebook,
             "task": task,
             "metric": metric,
-            "value": round(float(value), 2),
-            "baseline": None if baseline is None else round(float(baseline), 2),
+            "value": round(float(value), 6),
+            "baseline": None if baseline is None else round(float(baseline), 6),
             "baseline_name": baseline_name,
         }
     )
