@@ -54,6 +54,7 @@ from typing import NamedTuple
 import torch
 
 from .paths import cache_dir, require
+from .t5 import IGNORE  # label value the loss skips
 
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
@@ -61,7 +62,6 @@ NUM_SENTINELS = 32
 TASKS = ("translate", "summarize", "topic", "question", "similarity")
 SPLITS = ("train", "validation", "test")
 DATA_VERSION = 6  # bump when the data changes, so old caches are not reused
-IGNORE = -100
 SUMMARY_SOURCE_LEN = 32  # a docstring's first sentences: where its summary mostly comes from
 SHORT = 24  # inputs of at most this many tokens are batched apart from the longer ones
 
