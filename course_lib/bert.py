@@ -1,5 +1,6 @@
 """BERT (notebook 06): an encoder pretrained with masked-language modelling (MLM) and next-sentence
-prediction (NSP), then fine-tuned.
+prediction (NSP), then fine-tuned; its losses, and sentence vectors from a frozen encoder. The
+masking and the sentence pairs it learns from are data: `pretraining_data`.
 
 The encoder is notebook 04's `EncoderLayer` as BERT uses it: post-norm, GELU, LayerNorm eps 1e-12.
 Inputs are token + segment + position embeddings (all learned), summed and normalised. Parameter
@@ -15,16 +16,17 @@ states (batch, seq, hidden); pooled (batch, hidden).
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import IGNORE_INDEX
+from .pretraining_data import trimmed
+from .training import evaluating
 from .transformer import EncoderLayer
-
-IGNORE = -100  # the label of positions the MLM loss skips (F.cross_entropy's ignore_index)
 
 
 @dataclass
@@ -234,55 +236,34 @@ class BertClassifier(nn.Module):
         return self.classifier(self.dropout(pooled))
 
 
-def mask_tokens(
-    ids: torch.Tensor,
-    special: torch.Tensor,
-    mask_id: int,
-    vocab_size: int,
-    generator: torch.Generator,
-    rate: float = 0.15,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT's masking for MLM. ids (batch, seq); special (batch, seq) bool, True at [CLS], [SEP]
-    and [PAD], which are never chosen. Each other token is chosen with probability `rate`; a
-    chosen token becomes [MASK] 80% of the time, a random token 10%, and stays itself 10%.
-    Returns (inputs (batch, seq), labels (batch, seq)): labels hold the original id at chosen
-    positions and IGNORE (-100) elsewhere. Random draws come from `generator`, in this order:
-    choose, then [MASK] or not, then random or not, then the random tokens."""
-    chosen = (torch.rand(ids.shape, generator=generator) < rate) & ~special
-    labels = torch.where(chosen, ids, torch.full_like(ids, IGNORE))
-    to_mask = chosen & (torch.rand(ids.shape, generator=generator) < 0.8)
-    to_random = chosen & ~to_mask & (torch.rand(ids.shape, generator=generator) < 0.5)
-    random_tokens = torch.randint(vocab_size, ids.shape, generator=generator)
-    inputs = torch.where(to_mask, torch.full_like(ids, mask_id), ids)
-    inputs = torch.where(to_random, random_tokens, inputs)
-    return inputs, labels
-
-
-def nsp_pair(
-    documents: list[list[str]], document: int, sentence: int, rng: random.Random
-) -> tuple[str, str, int]:
-    """One next-sentence-prediction example from sentence `sentence` of document `document`
-    (which must have a sentence after it): (sentence A, sentence B, label). With probability 1/2,
-    B is the sentence that follows A (label 0, "is next"); otherwise B is a random sentence of
-    another, randomly chosen, document (label 1, "not next")."""
-    if len(documents) < 2:
-        raise ValueError("NSP needs at least two documents (a random B comes from another one)")
-    if not 0 <= sentence < len(documents[document]) - 1:
-        raise ValueError(
-            f"sentence {sentence} of document {document} has no next sentence (the document has "
-            f"{len(documents[document])})"
-        )
-    first = documents[document][sentence]
-    if rng.random() < 0.5:
-        return first, documents[document][sentence + 1], 0
-    other = rng.choice([index for index in range(len(documents)) if index != document])
-    return first, rng.choice(documents[other]), 1
-
-
 def pretraining_loss(model: BertForPretraining, batch) -> torch.Tensor:
-    """MLM cross-entropy over the masked positions + NSP cross-entropy (`PretrainingBatch`)."""
-    masked = batch.labels != IGNORE
+    """MLM cross-entropy over the masked positions + NSP cross-entropy
+    (`pretraining_data.PretrainingBatch`)."""
+    masked = batch.labels != IGNORE_INDEX
     mlm_scores, nsp_scores = model(batch.inputs, batch.segments, batch.padding, masked)
     return F.cross_entropy(mlm_scores, batch.labels[masked]) + F.cross_entropy(
         nsp_scores, batch.is_random
     )
+
+
+def classification_loss(model: BertClassifier, batch) -> torch.Tensor:
+    """Fine-tuning's cross-entropy of the class scores (`pretraining_data.ClassificationBatch`:
+    ids, padding (batch, seq), labels (batch,))."""
+    return F.cross_entropy(model(batch.ids, padding=batch.padding), batch.labels)
+
+
+def mean_pooled(
+    encoder: Bert, ids: torch.Tensor, padding: torch.Tensor, device=None, batch_size: int = 50
+) -> np.ndarray:
+    """Sentence vectors from a frozen `Bert`, as numpy (n, hidden): the average of each
+    sentence's real tokens' final states. ids, padding (n, seq)."""
+    device = device or torch.device("cpu")
+    encoder = encoder.to(device)
+    vectors = []
+    with evaluating(encoder):
+        for start in range(0, len(ids), batch_size):
+            rows = torch.arange(start, min(start + batch_size, len(ids)))
+            batch_ids, batch_padding = trimmed(ids, padding, rows)
+            states, _ = encoder(batch_ids.to(device), padding=batch_padding.to(device))
+            vectors.append(mean_pool(states, batch_padding.to(device)).cpu())
+    return torch.cat(vectors).numpy()

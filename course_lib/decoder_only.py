@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import causal_mask
-from .paths import require
+from .summarization_data import EOS_ID, PAD_ID
+from .training import evaluating
 from .transformer import EncoderLayer, TokenEmbedding, positional_encoding
 
 
@@ -83,9 +84,19 @@ class DecoderOnlyLM(nn.Module):
             x = layer(x, mask)
         return self.norm(x)
 
-    def forward(self, ids: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
-        """Next-token logits (batch, seq, vocab) at every position."""
-        return self.head(self.hidden_states(ids, padding))
+    def forward(
+        self,
+        ids: torch.Tensor,
+        padding: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Next-token logits (batch, seq, vocab) at every position, or (n, vocab) at the n True
+        places of `positions` (batch, seq) only: the output layer, over the whole vocabulary, is
+        the most expensive part, and a loss or a decoder rarely needs it everywhere."""
+        states = self.hidden_states(ids, padding)
+        if positions is not None:
+            states = states[positions]  # (n, d_model)
+        return self.head(states)
 
     @torch.no_grad()
     def load_from_torch(self, encoder: nn.TransformerEncoder) -> DecoderOnlyLM:
@@ -105,8 +116,8 @@ def summarizer_loss(model: DecoderOnlyLM, batch, sep_id: int, weighted: bool = T
         counts = summary_loss_mask(batch.ids, sep_id, model.pad_id)[:, 1:]  # (batch, seq - 1)
     else:
         counts = targets != model.pad_id
-    states = model.hidden_states(inputs)[counts]  # (counted tokens, d_model)
-    return F.cross_entropy(model.head(states), targets[counts])
+    logits = model(inputs, positions=counts)  # (counted tokens, vocab)
+    return F.cross_entropy(logits, targets[counts])
 
 
 @torch.no_grad()
@@ -149,8 +160,9 @@ def generate_batch(
     finished = torch.zeros(len(prompts), dtype=torch.bool, device=device)
     new_tokens = []
     for _ in range(max_new_tokens):
-        # the head only where it is needed: the last position of each row
-        next_ids = model.head(model.hidden_states(ids, padding)[:, -1]).argmax(-1)  # (batch,)
+        last = torch.zeros_like(padding)
+        last[:, -1] = True  # the output layer only where it is needed: each row's last position
+        next_ids = model(ids, padding, positions=last).argmax(-1)  # (batch,)
         next_ids = torch.where(finished, torch.full_like(next_ids, eos_id), next_ids)
         new_tokens.append(next_ids)
         finished |= next_ids == eos_id
@@ -166,25 +178,6 @@ def generate_batch(
     return outputs
 
 
-def rouge(predictions: list[str], references: list[str]) -> dict[str, float]:
-    """Mean ROUGE-1, ROUGE-2 and ROUGE-L F1 (0-100) of `rouge-score`, with stemming: word
-    overlap, pair-of-words overlap and longest common subsequence with the references."""
-    rouge_scorer = require("rouge_score.rouge_scorer", "rouge-score==0.1.2")
-    names = ("rouge1", "rouge2", "rougeL")
-    scorer = rouge_scorer.RougeScorer(list(names), use_stemmer=True)
-    totals = dict.fromkeys(names, 0.0)
-    for prediction, reference in zip(predictions, references, strict=True):
-        scores = scorer.score(reference, prediction)
-        for name in names:
-            totals[name] += scores[name].fmeasure
-    return {name: 100 * total / max(len(references), 1) for name, total in totals.items()}
-
-
-def first_words(text: str, count: int) -> str:
-    """The baseline summary: the article's first `count` words."""
-    return " ".join(text.split()[:count])
-
-
 def summarize(
     model: DecoderOnlyLM,
     data,
@@ -196,18 +189,15 @@ def summarize(
     """Greedy summaries (strings) of the first `limit` articles of `split` of `data` (a
     `SummarizationData`), in the split's order. Prompts are batched shortest first, and decoding
     stops early on a batch whose summaries are all done."""
-    from .summarization_data import EOS_ID, PAD_ID
-
-    was_training = model.training
-    model.eval()
     count = len(data[split]) if limit is None else min(limit, len(data[split]))
     prompts = [data.prompt(split, index) for index in range(count)]
     order = sorted(range(count), key=lambda index: len(prompts[index]))
     summaries = [""] * count
-    for start in range(0, count, batch_size):
-        rows = order[start : start + batch_size]
-        outputs = generate_batch(model, [prompts[i] for i in rows], max_new_tokens, EOS_ID, PAD_ID)
-        for index, ids in zip(rows, outputs, strict=True):
-            summaries[index] = data.decode(ids.tolist())
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, count, batch_size):
+            rows = order[start : start + batch_size]
+            prompts_here = [prompts[i] for i in rows]
+            outputs = generate_batch(model, prompts_here, max_new_tokens, EOS_ID, PAD_ID)
+            for index, ids in zip(rows, outputs, strict=True):
+                summaries[index] = data.decode(ids.tolist())
     return summaries

@@ -13,7 +13,10 @@ would take on the whole batch (exactly so when N divides the batch size: a mean 
 means is the mean). The loss `fit` records is averaged across processes too.
 
 What the loss function must do: call the model itself (`model(...)`), not one of its other
-methods: DDP synchronises gradients through the model's `forward`. Every loss in the course does.
+methods or submodules: DDP synchronises gradients through the model's `forward`. Every loss in the
+course does (tests/test_distributed.py trains each of them on two processes), and the wrapper
+below refuses the others with an error that says so, instead of training each process on its own
+share of the batch without a word.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 def launched() -> bool:
@@ -49,20 +53,28 @@ def join(device: torch.device) -> torch.device:
     return device
 
 
+class _Wrapped(DistributedDataParallel):
+    """DDP that lets a loss read the model's settings (`model.config`, `model.pad_id`) and
+    refuses the model's methods and submodules, which would bypass `forward`."""
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            value = getattr(self.module, name)
+        if callable(value):
+            raise AttributeError(
+                f"the loss called model.{name}, which bypasses the model's forward: under "
+                "DistributedDataParallel gradients are averaged only through model(...). Compute "
+                "the loss from model(...)'s output (see course_lib.training.Loss)."
+            )
+        return value
+
+
 def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """The model inside DistributedDataParallel; attributes of the model (such as `config`)
-    stay reachable through the wrapper, so loss functions need no change."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    class Wrapped(DistributedDataParallel):
-        def __getattr__(self, name):
-            try:
-                return super().__getattr__(name)
-            except AttributeError:
-                return getattr(self.module, name)
-
+    """The model inside DistributedDataParallel (see `_Wrapped`)."""
     device_ids = [device.index] if device.type == "cuda" else None
-    return Wrapped(model, device_ids=device_ids)
+    return _Wrapped(model, device_ids=device_ids)
 
 
 def shard(batch, rank: int, size: int):

@@ -1,4 +1,5 @@
-"""Plots a learner would rather look at than read: training curves and attention heatmaps."""
+"""Plots a learner would rather look at than read: training curves, attention heatmaps, and
+accuracy by sentence length."""
 
 from __future__ import annotations
 
@@ -98,4 +99,20 @@ def plot_attention(
     ax.set(xlabel="keys (attended to)", ylabel="queries")
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_accuracy_by_length(
+    reports: dict, ax: plt.Axes | None = None, title: str = "exact match by source length"
+) -> plt.Axes:
+    """One line per model: exact-match accuracy in each source-length bucket. `reports` maps a
+    model's name to its `seq2seq.TranslationReport` (anything with a `by_length` dict of bucket
+    label -> accuracy)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for name, report in reports.items():
+        labels = list(report.by_length)
+        ax.plot(labels, [100 * report.by_length[label] for label in labels], marker="o", label=name)
+    ax.set(xlabel="source length (tokens)", ylabel="exact match (%)", ylim=(-3, 103), title=title)
+    ax.legend()
     return ax

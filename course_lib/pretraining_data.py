@@ -1,5 +1,6 @@
-"""Text for BERT (notebook 06): a small pretraining corpus, a WordPiece tokenizer, NSP/MLM batches,
-and a labelled sentiment task for fine-tuning.
+"""Text for BERT (notebooks 06, 06b and 08): a small pretraining corpus and its WordPiece
+tokenizer, the two pretraining tasks (masking tokens for MLM, sentence pairs for NSP) and their
+batches, and a labelled sentiment task for fine-tuning.
 
 Dataset card: pretraining corpus
 --------------------------------
@@ -30,13 +31,12 @@ Dataset card: sentiment task
   examples one split's accuracy moves by several points with the split, so results are reported
   as mean ± standard deviation over the folds.
 
-Built in a few seconds on first use, then read from the course cache.
+Built in a few seconds on first use, then read from the course cache (`data.cached_build`).
 """
 
 from __future__ import annotations
 
 import bz2
-import hashlib
 import json
 import random
 import re
@@ -46,8 +46,12 @@ from typing import NamedTuple
 
 import torch
 
-from .bert import mask_tokens, nsp_pair
-from .paths import cache_dir, require
+from . import packages
+from .data import IGNORE_INDEX, cached_build, hash_split, pad
+from .packages import gensim_test_data
+
+tokenizers = packages.lazy("tokenizers", "tokenizers==0.23.3")
+wikicorpus = packages.lazy("gensim.corpora.wikicorpus", "gensim==4.4.0")
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
@@ -55,15 +59,6 @@ WIKIPEDIA = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz
 LEE = "lee_background.cor"
 POLARITY = "pang_lee_polarity.cor"
 CORPUS_VERSION = 1
-
-
-def gensim_test_data(name: str) -> Path:
-    """The path of a file in gensim's bundled test data."""
-    gensim = require("gensim", "gensim==4.4.0")
-    path = Path(gensim.__file__).parent / "test" / "test_data" / name
-    if not path.exists():
-        raise FileNotFoundError(f"{name} is missing from gensim's test data ({path.parent})")
-    return path
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -74,14 +69,12 @@ def split_sentences(paragraph: str) -> list[str]:
 
 
 def _wikipedia_documents() -> list[dict]:
-    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
-
     documents = []
     with bz2.open(gensim_test_data(WIKIPEDIA)) as file:
-        for title, text, _ in extract_pages(file, filter_namespaces=("0",)):
+        for title, text, _ in wikicorpus.extract_pages(file, filter_namespaces=("0",)):
             if text.lstrip().upper().startswith("#REDIRECT"):
                 continue
-            clean = filter_wiki(text).replace("'''", "").replace("''", "")
+            clean = wikicorpus.filter_wiki(text).replace("'''", "").replace("''", "")
             paragraphs = []
             for line in clean.splitlines():
                 line = re.sub(r"\s+", " ", line).strip()
@@ -143,47 +136,90 @@ class PretrainingCorpus:
 def load_pretraining_corpus(vocab_size: int = 8000) -> PretrainingCorpus:
     """The pretraining corpus and its tokenizer (see the dataset card), cached after the first
     build (a few seconds)."""
-    tokenizers = require("tokenizers", "tokenizers==0.23.3")
     settings = {"version": CORPUS_VERSION, "vocab_size": vocab_size}
-    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    folder = cache_dir() / f"pretraining-corpus-{digest}"
-    if not (folder / "tokenizer.json").exists():
-        documents = _wikipedia_documents() + _lee_documents()
-        splits = {"train": [], "validation": []}
-        for document in documents:
-            bucket = int(hashlib.sha1(document["title"].encode()).hexdigest(), 16) % 10
-            splits["validation" if bucket == 0 else "train"].append(document)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "documents.json").write_text(json.dumps(splits))
-        texts = [
-            sentence
-            for document in splits["train"]
-            for paragraph in document["paragraphs"]
-            for sentence in paragraph
-        ]
-        _train_wordpiece(texts, vocab_size, tokenizers).save(str(folder / "tokenizer.json"))
+    folder = cached_build("pretraining-corpus", settings, lambda folder: _build(folder, vocab_size))
     splits = json.loads((folder / "documents.json").read_text())
     tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
     return PretrainingCorpus(splits, tokenizer)
 
 
-def _train_wordpiece(texts, vocab_size: int, tokenizers):
-    from tokenizers import decoders, models, normalizers, pre_tokenizers, processors, trainers
+def _build(folder: Path, vocab_size: int) -> None:
+    splits = {"train": [], "validation": []}
+    for document in _wikipedia_documents() + _lee_documents():
+        splits[hash_split(document["title"], test=0, validation=1)].append(document)
+    (folder / "documents.json").write_text(json.dumps(splits))
+    texts = [
+        sentence
+        for document in splits["train"]
+        for paragraph in document["paragraphs"]
+        for sentence in paragraph
+    ]
+    _train_wordpiece(texts, vocab_size).save(str(folder / "tokenizer.json"))
 
-    tokenizer = tokenizers.Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(
+
+def _train_wordpiece(texts, vocab_size: int):
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = tokenizers.decoders.WordPiece()
+    trainer = tokenizers.trainers.WordPieceTrainer(
         vocab_size=vocab_size, special_tokens=list(SPECIALS), show_progress=False
     )
     tokenizer.train_from_iterator(texts, trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(
+    tokenizer.post_processor = tokenizers.processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)],
     )
     return tokenizer
+
+
+# --- the two pretraining tasks: masked words and next sentences ------------------------------
+
+
+def mask_tokens(
+    ids: torch.Tensor,
+    special: torch.Tensor,
+    mask_id: int,
+    vocab_size: int,
+    generator: torch.Generator,
+    rate: float = 0.15,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking for MLM. ids (batch, seq); special (batch, seq) bool, True at [CLS], [SEP]
+    and [PAD], which are never chosen. Each other token is chosen with probability `rate`; a
+    chosen token becomes [MASK] 80% of the time, a random token 10%, and stays itself 10%.
+    Returns (inputs (batch, seq), labels (batch, seq)): labels hold the original id at chosen
+    positions and IGNORE_INDEX (-100) elsewhere. Random draws come from `generator`, in this order:
+    choose, then [MASK] or not, then random or not, then the random tokens."""
+    chosen = (torch.rand(ids.shape, generator=generator) < rate) & ~special
+    labels = torch.where(chosen, ids, torch.full_like(ids, IGNORE_INDEX))
+    to_mask = chosen & (torch.rand(ids.shape, generator=generator) < 0.8)
+    to_random = chosen & ~to_mask & (torch.rand(ids.shape, generator=generator) < 0.5)
+    random_tokens = torch.randint(vocab_size, ids.shape, generator=generator)
+    inputs = torch.where(to_mask, torch.full_like(ids, mask_id), ids)
+    inputs = torch.where(to_random, random_tokens, inputs)
+    return inputs, labels
+
+
+def nsp_pair(
+    documents: list[list[str]], document: int, sentence: int, rng: random.Random
+) -> tuple[str, str, int]:
+    """One next-sentence-prediction example from sentence `sentence` of document `document`
+    (which must have a sentence after it): (sentence A, sentence B, label). With probability 1/2,
+    B is the sentence that follows A (label 0, "is next"); otherwise B is a random sentence of
+    another, randomly chosen, document (label 1, "not next")."""
+    if len(documents) < 2:
+        raise ValueError("NSP needs at least two documents (a random B comes from another one)")
+    if not 0 <= sentence < len(documents[document]) - 1:
+        raise ValueError(
+            f"sentence {sentence} of document {document} has no next sentence (the document has "
+            f"{len(documents[document])})"
+        )
+    first = documents[document][sentence]
+    if rng.random() < 0.5:
+        return first, documents[document][sentence + 1], 0
+    other = rng.choice([index for index in range(len(documents)) if index != document])
+    return first, rng.choice(documents[other]), 1
 
 
 class PretrainingBatch(NamedTuple):
@@ -198,7 +234,7 @@ class PretrainingBatch(NamedTuple):
 
 
 def nsp_examples(corpus: PretrainingCorpus, split: str, seed: int) -> list[tuple[str, str, int]]:
-    """One NSP example (`bert.nsp_pair`) per sentence that has a next one in its document. Pairs
+    """One NSP example (`nsp_pair`) per sentence that has a next one in its document. Pairs
     are drawn within each source (Wikipedia, news): a random sentence B then comes from another
     document of the same source, so that "B is from the other source" can't give the answer
     away (it would: most sentences are Wikipedia's, most documents the news')."""
@@ -256,17 +292,57 @@ def pretraining_batches(
     )
     for start in range(0, len(order), batch_size):
         rows = [encoded[i] for i in order[start : start + batch_size]]
-        longest = max(len(ids) for ids, _, _ in rows)
-        ids = torch.full((len(rows), longest), PAD_ID, dtype=torch.long)
-        segments = torch.zeros_like(ids)
-        for row, (token_ids, segment_ids, _) in enumerate(rows):
-            ids[row, : len(token_ids)] = torch.tensor(token_ids)
-            segments[row, : len(segment_ids)] = torch.tensor(segment_ids)
+        ids = pad([token_ids for token_ids, _, _ in rows], PAD_ID)
+        segments = pad([segment_ids for _, segment_ids, _ in rows], 0)
         special = (ids == PAD_ID) | (ids == CLS_ID) | (ids == SEP_ID)
         inputs, labels = mask_tokens(ids, special, MASK_ID, vocab_size, generator)
         yield PretrainingBatch(
             inputs, segments, ids != PAD_ID, labels, torch.tensor([label for *_, label in rows])
         )
+
+
+class PretrainingBatches:
+    """Re-iterable pretraining batches over `encoded` pairs (from `encode_pairs`): a new shuffle
+    and a new masking each pass, drawn from their own generator seeded with `seed`."""
+
+    def __init__(self, encoded, batch_size: int, vocab_size: int, seed: int):
+        self.encoded, self.batch_size, self.vocab_size = encoded, batch_size, vocab_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        return pretraining_batches(
+            self.encoded, self.batch_size, self.generator, vocab_size=self.vocab_size
+        )
+
+    def __len__(self):
+        return -(-len(self.encoded) // self.batch_size)
+
+
+def validation_batches(corpus, max_len: int = 64, batch_size: int = 256) -> list:
+    """The validation documents' NSP pairs, masked once with a fixed seed (so that accuracy is
+    comparable from one evaluation to the next)."""
+    encoded = encode_pairs(corpus, nsp_examples(corpus, "validation", seed=1), max_len)
+    generator = torch.Generator().manual_seed(1)
+    return list(
+        pretraining_batches(
+            encoded, batch_size, generator, shuffle=False, vocab_size=corpus.vocab_size
+        )
+    )
+
+
+def hidden_answers(batch: PretrainingBatch) -> torch.Tensor:
+    """(batch, seq) bool: where the answer is hidden, the chosen positions whose input is [MASK].
+    (At the 10% of chosen positions left unchanged the input shows the answer, so accuracy there
+    means little.)"""
+    return (batch.labels != IGNORE_INDEX) & (batch.inputs == MASK_ID)
+
+
+def hidden_answer_labels(batches) -> list[int]:
+    """The token ids hidden behind [MASK] in `batches`: what the MLM baseline is scored on."""
+    return torch.cat([batch.labels[hidden_answers(batch)] for batch in batches]).tolist()
+
+
+# --- the sentiment task, for fine-tuning ---------------------------------------------------------
 
 
 def load_polarity() -> tuple[list[str], list[int], list[int]]:
@@ -288,3 +364,42 @@ def load_polarity() -> tuple[list[str], list[int], list[int]]:
         for position, index in enumerate(members):
             folds[index] = position % 5
     return texts, labels, folds
+
+
+def encode_sentences(tokenizer, sentences: list[str], max_len: int = 64):
+    """ids (n, seq) and padding (n, seq) for single sentences: [CLS] sentence [SEP] [PAD]...,
+    each cut to `max_len` tokens, padded on the right with id 0 (BERT's [PAD]). The tokenizer's
+    own padding and truncation settings are put back afterwards."""
+    encodings = encode_with_truncation(tokenizer, sentences, max_len)
+    ids = pad([encoding.ids for encoding in encodings], 0)
+    return ids, ids != 0
+
+
+class ClassificationBatch(NamedTuple):
+    """ids (batch, seq) long, padding (batch, seq) bool (True = real token), labels (batch,)."""
+
+    ids: torch.Tensor
+    padding: torch.Tensor
+    labels: torch.Tensor
+
+
+def trimmed(ids: torch.Tensor, padding: torch.Tensor, rows: torch.Tensor):
+    """The rows' ids and padding without the columns that are padding in every one of them."""
+    width = int(padding[rows].sum(1).max())
+    return ids[rows, :width], padding[rows, :width]
+
+
+class ClassificationBatches:
+    """Re-iterable `ClassificationBatch`es of the examples `rows` of (ids, padding, labels):
+    shuffled anew each pass with torch's global generator, `batch_size` at a time."""
+
+    def __init__(self, ids, padding, labels: torch.Tensor, rows: torch.Tensor, batch_size: int):
+        self.ids, self.padding, self.labels = ids, padding, labels
+        self.rows, self.batch_size = rows, batch_size
+
+    def __iter__(self):
+        for rows in self.rows[torch.randperm(len(self.rows))].split(self.batch_size):
+            yield ClassificationBatch(*trimmed(self.ids, self.padding, rows), self.labels[rows])
+
+    def __len__(self):
+        return -(-len(self.rows) // self.batch_size)

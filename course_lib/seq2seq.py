@@ -1,30 +1,60 @@
-"""Training and judging translation models (notebooks 01, 02 and 04).
+"""Translators (notebooks 01 to 04): the interface every translation model of the course has, the
+loss they are trained with, decoding a whole split, and the report of a test run.
 
-Any model with `forward(source, source_lengths, target_input) -> logits` and
-`greedy_decode(source, source_lengths, max_len, bos_id, eos_id) -> ids` plugs in.
+A translator (`Translator`) is any model with `forward(source, source_lengths, target_input) ->
+logits` and `greedy_decode(source, source_lengths, max_len, bos_id, eos_id) -> ids`: the GRU
+encoder-decoder of notebook 01, the attention translators of notebooks 02 and 03 and the
+Transformer of notebook 04 all are, so one loss, one decoding loop, one report and one training
+recipe (`training.TRANSLATION_RECIPE`) serve them all, and their results compare fairly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Protocol, runtime_checkable
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from .paths import require
-from .training import to_device
-from .translation_data import (
-    LENGTH_BUCKETS,
-    PAD_ID,
-    TranslationBatch,
-    TranslationData,
-    detokenize,
+from . import metrics
+from .training import (
+    TRANSLATION_RECIPE,
+    History,
+    adjusted,
+    evaluating,
+    to_device,
+    train,
+    training_summary,
 )
+from .translation_data import LENGTH_BUCKETS, PAD_ID, TranslationBatch, TranslationData, detokenize
+
+
+@runtime_checkable
+class Translator(Protocol):
+    """What every translation model of notebooks 01 to 04 offers. Shapes: source (batch,
+    source_len) and target_input (batch, target_len) long, source_lengths (batch,)."""
+
+    def forward(
+        self, source: torch.Tensor, source_lengths: torch.Tensor, target_input: torch.Tensor
+    ) -> torch.Tensor:
+        """Teacher forcing: logits (batch, target_len, target_vocab) for every position."""
+        ...
+
+    def greedy_decode(
+        self,
+        source: torch.Tensor,
+        source_lengths: torch.Tensor,
+        max_len: int,
+        bos_id: int,
+        eos_id: int,
+    ) -> torch.Tensor:
+        """Predicted ids (batch, <= max_len), feeding back the most likely token each step."""
+        ...
 
 
 def translation_loss(
-    model: torch.nn.Module, batch: TranslationBatch, label_smoothing: float = 0.0
+    model: Translator, batch: TranslationBatch, label_smoothing: float = 0.0
 ) -> torch.Tensor:
     """Mean cross-entropy over the real (non-padding) target tokens, with teacher forcing.
 
@@ -54,7 +84,7 @@ class TranslationReport:
     by_length: dict[str, float]  # bucket label ("1-10", ..., "31+") -> exact match, numbers only
     bucket_sizes: dict[str, int]
     examples: list[tuple[str, str, str]] = field(default_factory=list)  # source, reference, output
-    training: dict = field(default_factory=dict)  # from `training_summary`, when saved with one
+    training: dict = field(default_factory=dict)  # `training.training_summary`, when known
     by_kind: dict[str, float] = field(default_factory=dict)  # "number" / "date" -> exact match
 
     def summary(self, name: str = "model") -> str:
@@ -67,10 +97,19 @@ class TranslationReport:
             f"numbers by source length: {buckets}"
         )
 
+    def to_dict(self, history: History | None = None) -> dict:
+        """The report as JSON-able data for `machinery.results.save`, without the examples;
+        with the training `history`, also how fast it trained (`training_summary`)."""
+        training = training_summary(history) if history is not None else self.training
+        return {**asdict(self), "examples": [], "training": training}
 
-@torch.no_grad()
+    @classmethod
+    def from_dict(cls, data: dict) -> TranslationReport:
+        return cls(**data)
+
+
 def predict(
-    model: torch.nn.Module,
+    model: Translator,
     data: TranslationData,
     split: str,
     batch_size: int = 200,
@@ -84,26 +123,24 @@ def predict(
     short ones; the results are put back in the split's order.
     """
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     vocab = data.target_vocab
     loader = data.loader(split, batch_size, shuffle=False, limit=limit, sort_by_length=True)
     results = []  # (source, reference, prediction) in the loader's order
-    for batch in loader:
-        batch = to_device(batch, device)
-        max_len = batch.target_output.shape[1] + 5
-        ids = model.greedy_decode(
-            batch.source, batch.source_lengths, max_len, vocab.bos_id, vocab.eos_id
-        )
-        for row in range(batch.source.shape[0]):
-            results.append(
-                (
-                    data.source_vocab.decode(batch.source[row].tolist()),
-                    vocab.decode(batch.target_output[row].tolist()),
-                    vocab.decode(ids[row].tolist()),
-                )
+    with evaluating(model):
+        for batch in loader:
+            batch = to_device(batch, device)
+            max_len = batch.target_output.shape[1] + 5
+            ids = model.greedy_decode(
+                batch.source, batch.source_lengths, max_len, vocab.bos_id, vocab.eos_id
             )
-    model.train(was_training)
+            for row in range(batch.source.shape[0]):
+                results.append(
+                    (
+                        data.source_vocab.decode(batch.source[row].tolist()),
+                        vocab.decode(batch.target_output[row].tolist()),
+                        vocab.decode(ids[row].tolist()),
+                    )
+                )
     if not results:  # an empty split, or limit=0
         return [], [], []
     in_split_order = [None] * len(results)
@@ -115,23 +152,23 @@ def predict(
     return sources, references, predictions
 
 
-def exact_match(
-    model: torch.nn.Module,
+def exact_match_on(
+    model: Translator,
     data: TranslationData,
     split: str = "validation",
     limit: int | None = 500,
 ) -> float:
-    """Share of sentences translated exactly right (a quick metric for `fit`'s evaluate hook)."""
+    """Share of the first `limit` sentences of `split` translated exactly right (a quick metric
+    for `fit`'s evaluate hook)."""
     _, references, predictions = predict(model, data, split, limit=limit)
-    return sum(r == p for r, p in zip(references, predictions, strict=True)) / len(references)
+    return metrics.exact_match(predictions, references)
 
 
 def evaluate_translation(
-    model: torch.nn.Module, data: TranslationData, split: str = "test"
+    model: Translator, data: TranslationData, split: str = "test"
 ) -> TranslationReport:
-    """Exact match, corpus BLEU (sacrebleu, on detokenised text), exact match per kind, and
-    exact match of the number phrases per source-length bucket."""
-    sacrebleu = require("sacrebleu", "sacrebleu==2.6.0")
+    """Exact match, corpus BLEU (on detokenised text), exact match per kind, and exact match of
+    the number phrases per source-length bucket."""
     sources, references, predictions = predict(model, data, split)
     correct = [r == p for r, p in zip(references, predictions, strict=True)]
     kinds = data[split]["kind"][: len(correct)]  # predict keeps the split's order
@@ -151,117 +188,42 @@ def evaluate_translation(
             label = bucket_label(low, high)
             by_length[label] = sum(members) / len(members)
             sizes[label] = len(members)
-    hypotheses = [detokenize(p) for p in predictions]
-    bleu = sacrebleu.corpus_bleu(hypotheses, [[detokenize(r) for r in references]]).score
+    bleu = metrics.bleu([detokenize(p) for p in predictions], [detokenize(r) for r in references])
     examples = [
         (detokenize(s), detokenize(r), detokenize(p))
         for s, r, p in zip(sources, references, predictions, strict=True)
     ]
     return TranslationReport(
-        sum(correct) / len(correct), bleu, by_length, sizes, examples, by_kind=by_kind
+        metrics.exact_match(predictions, references),
+        bleu,
+        by_length,
+        sizes,
+        examples,
+        by_kind=by_kind,
     )
 
 
-def plot_accuracy_by_length(
-    reports: dict[str, TranslationReport], ax=None, title: str = "exact match by source length"
-) -> plt.Axes:
-    """One line per model: exact-match accuracy in each source-length bucket."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    for name, report in reports.items():
-        labels = list(report.by_length)
-        ax.plot(labels, [100 * report.by_length[label] for label in labels], marker="o", label=name)
-    ax.set(xlabel="source length (tokens)", ylabel="exact match (%)", ylim=(-3, 103), title=title)
-    ax.legend()
-    return ax
-
-
-# The one training recipe of the translation notebooks, so that every model gets the same budget.
-TRANSLATION_RECIPE = {"steps": 1500, "batch_size": 64, "lr": 1e-3, "grad_clip": 1.0}
-
-
 def train_translator(
-    model: torch.nn.Module,
+    model: Translator,
     data: TranslationData,
     *,
     eval_every: int = 250,
     device=None,
     label_smoothing: float = 0.0,
-    schedule=None,
-    **overrides,
-):
-    """Train a translation model with `TRANSLATION_RECIPE` (Adam, gradient clipping, teacher
-    forcing), evaluating exact match on 500 validation sentences every `eval_every` steps.
-    Notebook 04 adds `label_smoothing` and a learning-rate `schedule` (a function of the
-    optimizer returning a scheduler, e.g. `lambda opt: warmup_schedule(opt, 200)`).
-    Returns `fit`'s History."""
-    from functools import partial
-
-    from .training import fit
-
-    unknown = set(overrides) - set(TRANSLATION_RECIPE)
-    if unknown:
-        raise TypeError(
-            f"unknown recipe settings {sorted(unknown)}; known: {sorted(TRANSLATION_RECIPE)}"
-        )
-    recipe = {**TRANSLATION_RECIPE, **overrides}
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
-    scheduler = schedule(optimizer) if schedule is not None else None
-    return fit(
+    **recipe_changes,
+) -> History:
+    """Train a translator with `training.TRANSLATION_RECIPE` (Adam, gradient clipping, teacher
+    forcing), changed by `recipe_changes` (notebook 04: steps, lr, warmup_steps), evaluating
+    exact match on 500 validation sentences every `eval_every` steps. Notebook 04 also adds
+    `label_smoothing`. Returns `fit`'s History."""
+    recipe = adjusted(TRANSLATION_RECIPE, **recipe_changes)
+    return train(
         model,
         data.loader("train", recipe["batch_size"]),
-        optimizer=optimizer,
-        scheduler=scheduler,
-        loss_fn=partial(translation_loss, label_smoothing=label_smoothing),
-        steps=recipe["steps"],
-        grad_clip=recipe["grad_clip"],
-        evaluate=lambda m: {"validation exact match": exact_match(m, data, "validation")},
+        partial(translation_loss, label_smoothing=label_smoothing),
+        recipe,
+        evaluate=lambda m: {"validation exact match": exact_match_on(m, data, "validation")},
         eval_every=eval_every,
         device=device,
         desc=type(model).__name__,
     )
-
-
-def training_summary(
-    history, metric: str = "validation exact match", threshold: float = 0.95
-) -> dict:
-    """Steps, seconds, milliseconds per step, and the first evaluated step (and its time) at
-    which `metric` reached `threshold` (None if it never did)."""
-    steps, seconds = history.steps[-1], history.seconds
-    reached = [
-        step for step, value in zip(*history.metric(metric), strict=True) if value >= threshold
-    ]
-    first = reached[0] if reached else None
-    return {
-        "steps": steps,
-        "seconds": seconds,
-        "ms_per_step": 1000 * seconds / steps,
-        "threshold": threshold,
-        "steps_to_threshold": first,
-        "seconds_to_threshold": None if first is None else seconds * first / steps,
-    }
-
-
-def save_report(name: str, report: TranslationReport, history=None) -> None:
-    """Keep a notebook's results (in the course cache) for a later notebook to compare with;
-    with the training `history`, also how fast it trained (`training_summary`)."""
-    from dataclasses import asdict
-
-    from .paths import save_report_data
-
-    training = training_summary(history) if history is not None else report.training
-    data = {
-        "recipe": TRANSLATION_RECIPE,
-        "report": {**asdict(report), "examples": [], "training": training},
-    }
-    save_report_data(name, data)
-
-
-def load_report(name: str) -> TranslationReport | None:
-    """A report saved by `save_report` with today's recipe, or None if there is none."""
-    from .paths import load_report_data
-
-    data = load_report_data(name)
-    if data is None or data.get("recipe") != TRANSLATION_RECIPE:
-        return None
-    return TranslationReport(**data["report"])

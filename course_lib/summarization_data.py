@@ -30,16 +30,14 @@ Dataset card
 - **Tokenizer**: byte-level BPE (8,000 tokens, trained on the train split with Hugging Face
   `tokenizers`), with the special tokens <pad> (id 0), <sep> (1) and <eos> (2).
 
-Built on first use (about 25 seconds: parsing several thousand files) and cached under
-`course_lib.paths.cache_dir()`.
+Built on first use (about 25 seconds: parsing several thousand files) and cached
+(`data.cached_build`).
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
 import inspect
-import json
 import re
 import sys
 import sysconfig
@@ -47,10 +45,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy
 import torch
 from torch.utils.data import DataLoader
 
-from .paths import cache_dir, require
+from . import packages
+from .data import LengthGroupedBatches, cached_build, hash_split, pad
+
+datasets = packages.lazy("datasets", "datasets==5.2.0")
+tokenizers = packages.lazy("tokenizers", "tokenizers==0.23.3")
 
 PAD, SEP, EOS = "<pad>", "<sep>", "<eos>"
 PAD_ID, SEP_ID, EOS_ID = 0, 1, 2
@@ -107,8 +110,6 @@ def docstring_pair(docstring: str) -> tuple[str, str] | None:
 
 
 def _source_folders() -> dict[str, Path]:
-    import numpy
-
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     torch_folder = Path(torch.__file__).parent
     return {"stdlib": stdlib, "torch": torch_folder, "numpy": Path(numpy.__file__).parent}
@@ -175,9 +176,7 @@ def split_of(summary: str) -> str:
     """train / validation / test (80 / 10 / 10) by a hash of the summary, lower-cased: pairs with
     the same summary (decimal's Context and Decimal methods, numpy's functions and their methods)
     always land in the same split, so the test split has no summary seen in training."""
-    key = " ".join(summary.lower().split())
-    bucket = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 10
-    return "test" if bucket == 0 else "validation" if bucket == 1 else "train"
+    return hash_split(" ".join(summary.lower().split()), test=1, validation=1)
 
 
 class SummaryBatch(NamedTuple):
@@ -188,11 +187,7 @@ class SummaryBatch(NamedTuple):
 
 def collate(rows: list[list[int]]) -> SummaryBatch:
     """Sequences of token ids (each article <sep> summary <eos>) -> one right-padded batch."""
-    longest = max(len(row) for row in rows)
-    ids = torch.full((len(rows), longest), PAD_ID, dtype=torch.long)
-    for index, row in enumerate(rows):
-        ids[index, : len(row)] = torch.tensor(row)
-    return SummaryBatch(ids)
+    return SummaryBatch(pad(rows, PAD_ID))
 
 
 @dataclass
@@ -233,8 +228,6 @@ class SummarizationData:
     def loader(self, split: str, batch_size: int = 32, shuffle: bool | None = None) -> DataLoader:
         """`SummaryBatch`es of `split`; shuffled ("train" by default) batches group similar
         lengths, so that little compute goes to padding."""
-        from .translation_data import LengthGroupedBatches
-
         rows = self.sequences(split)
         shuffle = (split == "train") if shuffle is None else shuffle
         sampler = LengthGroupedBatches([len(row) for row in rows], batch_size, shuffle)
@@ -247,8 +240,6 @@ class SummarizationData:
 
 
 def _versions() -> dict:
-    import numpy
-
     python = ".".join(str(part) for part in sys.version_info[:3])
     return {"python": python, "torch": torch.__version__, "numpy": numpy.__version__}
 
@@ -258,8 +249,6 @@ def load_docstring_summaries(
 ) -> SummarizationData:
     """The docstring summarisation data (see the module's dataset card), built on first use and
     cached; articles and summaries are cut to `max_article_tokens` / `max_summary_tokens`."""
-    datasets = require("datasets", "datasets==5.2.0")
-    tokenizers = require("tokenizers", "tokenizers==0.23.3")
     settings = dict(
         version=DATASET_VERSION,
         versions=_versions(),
@@ -267,32 +256,27 @@ def load_docstring_summaries(
         max_summary_tokens=max_summary_tokens,
         vocab_size=vocab_size,
     )
-    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    folder = cache_dir() / f"docstring-summaries-{digest}"
-    if not (folder / "tokenizer.json").exists():
-        _build(folder, settings, datasets, tokenizers)
+    folder = cached_build("docstring-summaries", settings, lambda folder: _build(folder, settings))
     tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
     splits = {name: datasets.load_from_disk(str(folder / name)) for name in SPLITS}
     return SummarizationData(splits, tokenizer, settings["versions"])
 
 
-def _train_tokenizer(texts, vocab_size: int, tokenizers):
-    from tokenizers import decoders, models, pre_tokenizers, trainers
-
-    tokenizer = tokenizers.Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
+def _train_tokenizer(texts, vocab_size: int):
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tokenizer.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=[PAD, SEP, EOS],  # ids 0, 1, 2
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
     return tokenizer
 
 
-def _build(folder: Path, settings: dict, datasets, tokenizers) -> None:
+def _build(folder: Path, settings: dict) -> None:
     datasets.disable_progress_bars()
     pairs = extract_pairs()
     specials = (PAD, SEP, EOS)  # literal "<sep>" in a docstring would become the special token
@@ -301,7 +285,7 @@ def _build(folder: Path, settings: dict, datasets, tokenizers) -> None:
     train_texts = [
         text for pair in by_split["train"] for text in (pair["article"], pair["summary"])
     ]
-    tokenizer = _train_tokenizer(train_texts, settings["vocab_size"], tokenizers)
+    tokenizer = _train_tokenizer(train_texts, settings["vocab_size"])
     assert [tokenizer.token_to_id(token) for token in (PAD, SEP, EOS)] == [PAD_ID, SEP_ID, EOS_ID]
 
     def encode(batch):
@@ -312,8 +296,7 @@ def _build(folder: Path, settings: dict, datasets, tokenizers) -> None:
             "summary_ids": [e.ids[: settings["max_summary_tokens"]] for e in summaries],
         }
 
-    folder.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
         part = datasets.Dataset.from_list(by_split[name]).map(encode, batched=True)
         part.save_to_disk(str(folder / name))
-    tokenizer.save(str(folder / "tokenizer.json"))  # written last: it marks a complete build
+    tokenizer.save(str(folder / "tokenizer.json"))

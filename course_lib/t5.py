@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import IGNORE_INDEX
 from .multi_head_attention import merge_heads, split_heads
+from .training import evaluating
 from .transformer import FeedForward
-
-IGNORE = -100  # label value the loss skips
 
 
 @dataclass(frozen=True)
@@ -232,12 +232,6 @@ class T5(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         t5_init(self)
 
-    def use_fast_attention(self, fast: bool = True) -> T5:
-        """Switch every attention between the readable path and `F.scaled_dot_product_attention`."""
-        from .training import use_fast_attention
-
-        return use_fast_attention(self, fast)
-
     def encode(self, input_ids):
         """input_ids (batch, source_len) -> (memory (batch, source_len, d_model),
         memory_mask (batch, 1, 1, source_len): True at real tokens)."""
@@ -339,7 +333,7 @@ def shift_right(labels: torch.Tensor, start_id: int = 0) -> torch.Tensor:
     ignored positions (-100) turned into padding."""
     shifted = torch.full_like(labels, start_id)
     shifted[:, 1:] = labels[:, :-1]
-    return shifted.masked_fill(shifted == IGNORE, start_id)
+    return shifted.masked_fill(shifted == IGNORE_INDEX, start_id)
 
 
 def seq2seq_loss(model: T5, batch) -> torch.Tensor:
@@ -350,30 +344,27 @@ def seq2seq_loss(model: T5, batch) -> torch.Tensor:
     parts = batch if isinstance(batch, list) else [batch]
     total, count = 0.0, 0
     for part in parts:
-        real = part.labels != IGNORE
+        real = part.labels != IGNORE_INDEX
         scores = model(part.input_ids, shift_right(part.labels, model.config.pad_id), real)
         total = total + F.cross_entropy(scores, part.labels[real], reduction="sum")
         count += int(real.sum())
     return total / max(count, 1)
 
 
-@torch.no_grad()
 def generate(model: T5, input_ids: torch.Tensor, max_len: int = 32) -> list[list[int]]:
     """Greedy decoding for a batch: input_ids (batch, source_len) -> one id list per row, without
     the start token, cut before the first </s> (eos_id)."""
-    was_training = model.training
-    model.eval()
-    memory, memory_mask = model.encode(input_ids)
-    output = torch.full((len(input_ids), 1), model.config.pad_id, device=input_ids.device)
-    finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
-    for _ in range(max_len):
-        next_ids = model.decode(output, memory, memory_mask)[:, -1].argmax(-1)
-        next_ids = next_ids.masked_fill(finished, model.config.pad_id)
-        output = torch.cat([output, next_ids[:, None]], dim=1)
-        finished |= next_ids == model.config.eos_id
-        if finished.all():
-            break
-    model.train(was_training)
+    with evaluating(model):
+        memory, memory_mask = model.encode(input_ids)
+        output = torch.full((len(input_ids), 1), model.config.pad_id, device=input_ids.device)
+        finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
+        for _ in range(max_len):
+            next_ids = model.decode(output, memory, memory_mask)[:, -1].argmax(-1)
+            next_ids = next_ids.masked_fill(finished, model.config.pad_id)
+            output = torch.cat([output, next_ids[:, None]], dim=1)
+            finished |= next_ids == model.config.eos_id
+            if finished.all():
+                break
     results = []
     for row in output[:, 1:].tolist():
         results.append(row[: row.index(model.config.eos_id)] if model.config.eos_id in row else row)

@@ -34,27 +34,38 @@ The tokenizer is a Unigram model (the algorithm of SentencePiece, which T5 uses)
 Hugging Face `tokenizers` on the training texts of all tasks: <pad> = 0, </s> = 1, <unk> = 2, then
 the learned pieces, then the sentinels <extra_id_0> ... <extra_id_31> at the end of the vocabulary
 (T5 numbers them downwards from its last id; here they count upwards).
-Built in seconds on first use and cached under `course_lib.paths.cache_dir()`.
+Built in seconds on first use and cached (`data.cached_build`).
 """
 
 from __future__ import annotations
 
 import copyreg
-import hashlib
 import io
 import json
 import pickle
 import random
 import re
 import zlib
-from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
+import numpy
 import torch
 
-from .paths import cache_dir, require
-from .t5 import IGNORE  # label value the loss skips
+from . import packages
+from .data import IGNORE_INDEX, cached_build, hash_split, pad, stable_hash
+from .packages import gensim_test_data
+from .pretraining_data import load_pretraining_corpus
+from .summarization_data import load_docstring_summaries
+from .translation_data import generate_pairs
+
+try:  # where numpy keeps the function its pickles call numpy.core.multiarray._reconstruct
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import _reconstruct
+
+tokenizers = packages.lazy("tokenizers", "tokenizers==0.23.3")
 
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
@@ -179,22 +190,13 @@ def mixing_rates(
 # --- sources ---------------------------------------------------------------------------------
 
 
-def _split_by_hash(key: str, validation: int = 10, test: int = 10) -> str:
-    bucket = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 100
-    return "test" if bucket < test else "validation" if bucket < test + validation else "train"
-
-
 def _translate() -> dict[str, list[dict]]:
-    from .translation_data import generate_pairs
-
     pairs = generate_pairs(6_000, max_digits=4, date_fraction=0.0, seed=7)
     rows = [{"english": p["en"], "french": p["fr"]} for p in pairs]
     return {"train": rows[:5_200], "validation": rows[5_200:5_500], "test": rows[5_500:]}
 
 
 def _summarize() -> dict[str, list[dict]]:
-    from .summarization_data import load_docstring_summaries
-
     data = load_docstring_summaries()
     return {
         split: [
@@ -210,12 +212,6 @@ class _NewsgroupUnpickler(pickle.Unpickler):
     code, so nothing else may load."""
 
     def find_class(self, module, name):
-        import numpy
-
-        try:
-            from numpy._core.multiarray import _reconstruct
-        except ImportError:  # numpy < 2
-            from numpy.core.multiarray import _reconstruct
         allowed = {
             ("copy_reg", "_reconstructor"): copyreg._reconstructor,
             ("__builtin__", "dict"): dict,
@@ -245,15 +241,13 @@ def clean_post(post: str) -> str:
 
 
 def _topic() -> dict[str, list[dict]]:
-    from .pretraining_data import gensim_test_data
-
     raw = zlib.decompress(gensim_test_data("mini_newsgroup").read_bytes())
     bunch = _NewsgroupUnpickler(io.BytesIO(raw), encoding="latin1").load()
     names = {0: "atheism", 1: "space"}  # target_names: alt.atheism, sci.space
     splits = {name: [] for name in SPLITS}
     for target, topic in names.items():
         posts = sorted(
-            (hashlib.sha1(str(filename).encode()).hexdigest(), post)
+            (stable_hash(str(filename)), post)
             for post, label, filename in zip(
                 bunch["data"], bunch["target"].tolist(), bunch["filenames"].tolist(), strict=True
             )
@@ -290,8 +284,6 @@ QUESTION_WORDINGS = {  # training asks each fact three ways; the test asks a fou
 
 
 def _question() -> dict[str, list[dict]]:
-    from .pretraining_data import gensim_test_data
-
     facts, section = {}, None
     text = gensim_test_data("questions-words.txt").read_text()
     for line in text.splitlines():
@@ -324,8 +316,6 @@ def _question() -> dict[str, list[dict]]:
 
 
 def _similarity() -> dict[str, list[dict]]:
-    from .pretraining_data import gensim_test_data
-
     splits = {name: [] for name in SPLITS}
     seen = set()
     for file in ("wordsim353.tsv", "simlex999.txt"):
@@ -338,13 +328,11 @@ def _similarity() -> dict[str, list[dict]]:
                 continue
             seen.add(key)
             example = {"word1": word1, "word2": word2, "score": float(score) / 2}
-            splits[_split_by_hash(key)].append(example)
+            splits[hash_split(key, test=10, validation=10, buckets=100)].append(example)
     return splits
 
 
 def _span_corruption_texts() -> dict[str, list[str]]:
-    from .pretraining_data import load_pretraining_corpus
-
     corpus = load_pretraining_corpus()
     return {
         split: [" ".join(document) for document in corpus.sentences(split)]
@@ -357,20 +345,18 @@ def _span_corruption_texts() -> dict[str, list[str]]:
 
 class T5Batch(NamedTuple):
     input_ids: torch.Tensor  # (batch, source_len), padded with 0
-    labels: torch.Tensor  # (batch, target_len), padded with -100
+    labels: torch.Tensor  # (batch, target_len), padded with IGNORE_INDEX (-100)
     tasks: list  # the task of each row
 
 
 def pad_batch(pairs: list[tuple[list[int], list[int]]], tasks: list[str]) -> T5Batch:
-    """(input ids, target ids) pairs -> a `T5Batch`: inputs padded with <pad>, labels with -100."""
-    source_len = max(len(source) for source, _ in pairs)
-    target_len = max(len(target) for _, target in pairs)
-    input_ids = torch.full((len(pairs), source_len), PAD_ID, dtype=torch.long)
-    labels = torch.full((len(pairs), target_len), IGNORE, dtype=torch.long)
-    for row, (source, target) in enumerate(pairs):
-        input_ids[row, : len(source)] = torch.tensor(source, dtype=torch.long)
-        labels[row, : len(target)] = torch.tensor(target, dtype=torch.long)
-    return T5Batch(input_ids, labels, tasks)
+    """(input ids, target ids) pairs -> a `T5Batch`: inputs padded with <pad>, labels with
+    IGNORE_INDEX, which the loss skips."""
+    return T5Batch(
+        pad([source for source, _ in pairs], PAD_ID),
+        pad([target for _, target in pairs], IGNORE_INDEX),
+        tasks,
+    )
 
 
 @dataclass
@@ -516,40 +502,36 @@ class MixtureBatches:
 def load_multitask_data(vocab_size: int = 4000) -> MultitaskData:
     """The five tasks, the span-corruption documents and the tokenizer (see the dataset card);
     built on first use (seconds, plus notebook 05's docstring data if it is not cached yet)."""
-    tokenizers = require("tokenizers", "tokenizers==0.23.3")
     settings = {"version": DATA_VERSION, "vocab_size": vocab_size}
-    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    folder = cache_dir() / f"t5-multitask-{digest}"
-    if not (folder / "tokenizer.json").exists():
-        tasks = {
-            "translate": _translate(),
-            "summarize": _summarize(),
-            "topic": _topic(),
-            "question": _question(),
-            "similarity": _similarity(),
-        }
-        documents = _span_corruption_texts()
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "tasks.json").write_text(json.dumps({"tasks": tasks, "documents": documents}))
-        texts = list(documents["train"])
-        for task in TASKS:
-            for example in tasks[task]["train"]:
-                texts.extend(to_text(task, example))
-        tokenizer = _train_unigram(texts, vocab_size, tokenizers)
-        tokenizer.save(str(folder / "tokenizer.json"))  # written last: it marks a complete build
+    folder = cached_build("t5-multitask", settings, lambda folder: _build(folder, vocab_size))
     stored = json.loads((folder / "tasks.json").read_text())
     tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
     return MultitaskData(stored["tasks"], stored["documents"], tokenizer)
 
 
-def _train_unigram(texts, vocab_size: int, tokenizers):
-    from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
+def _build(folder: Path, vocab_size: int) -> None:
+    tasks = {
+        "translate": _translate(),
+        "summarize": _summarize(),
+        "topic": _topic(),
+        "question": _question(),
+        "similarity": _similarity(),
+    }
+    documents = _span_corruption_texts()
+    (folder / "tasks.json").write_text(json.dumps({"tasks": tasks, "documents": documents}))
+    texts = list(documents["train"])
+    for task in TASKS:
+        for example in tasks[task]["train"]:
+            texts.extend(to_text(task, example))
+    _train_unigram(texts, vocab_size).save(str(folder / "tokenizer.json"))
 
-    tokenizer = tokenizers.Tokenizer(models.Unigram())
-    tokenizer.normalizer = normalizers.NFKC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(
+
+def _train_unigram(texts, vocab_size: int):
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.Unigram())
+    tokenizer.normalizer = tokenizers.normalizers.NFKC()
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Metaspace()
+    tokenizer.decoder = tokenizers.decoders.Metaspace()
+    trainer = tokenizers.trainers.UnigramTrainer(
         vocab_size=vocab_size - NUM_SENTINELS,
         special_tokens=[PAD, EOS, UNK],  # ids 0, 1, 2
         unk_token=UNK,
@@ -561,26 +543,8 @@ def _train_unigram(texts, vocab_size: int, tokenizers):
     return tokenizer
 
 
-# --- metrics ---------------------------------------------------------------------------------
-
-
-def pearson(xs: list[float], ys: list[float]) -> float:
-    """Pearson correlation; 0 when either side is constant (it predicts nothing)."""
-    n = len(xs)
-    if n < 2 or min(xs) == max(xs) or min(ys) == max(ys):
-        return 0.0
-    mean_x, mean_y = sum(xs) / n, sum(ys) / n
-    cov = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
-    var_x = sum((x - mean_x) ** 2 for x in xs)
-    var_y = sum((y - mean_y) ** 2 for y in ys)
-    return cov / (var_x * var_y) ** 0.5
-
-
 def parse_score(text: str, default: float) -> float:
-    """The number a similarity answer starts with, or `default` when there is none."""
+    """The number a similarity answer starts with, or `default` when there is none (the inverse
+    of `round_like_stsb`, for scoring)."""
     match = re.match(r"\s*(\d+(?:\.\d+)?)", text)
     return float(match.group(1)) if match else default
-
-
-def most_common(values) -> str:
-    return Counter(values).most_common(1)[0][0]

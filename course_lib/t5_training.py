@@ -1,7 +1,8 @@
 """Training the T5 of notebook 07 and scoring it task by task, GLUE-style.
 
-`train` runs `fit` on span corruption or on a task mixture (`t5_data`). `predict` answers the
-examples of one task by greedy decoding; `score` turns answers into the task's metric (0-100):
+`train` runs `training.T5_RECIPE` on span corruption or on a task mixture (`t5_data`).
+`predict` answers the examples of one task by greedy decoding; `score` turns answers into the
+task's metric (0-100):
 
 | task | metric | trivial baseline |
 |---|---|---|
@@ -16,11 +17,10 @@ from __future__ import annotations
 
 import statistics
 
-import torch
-
-from . import t5_data
+from . import metrics, t5_data
 from .t5 import T5, generate, seq2seq_loss
-from .training import progress_bar, to_device
+from .training import T5_RECIPE, History, adjusted, evaluating, progress_bar, to_device
+from .training import train as train_with_recipe
 
 MAX_ANSWER_TOKENS = {"translate": 16, "summarize": 16, "topic": 4, "question": 8, "similarity": 4}
 METRICS = {
@@ -43,24 +43,19 @@ def train(
     model: T5,
     batches,
     *,
-    steps: int,
-    lr: float = 3e-3,
-    warmup_steps: int = 100,
     device=None,
     evaluate=None,
     eval_every=None,
     desc: str = "T5 training",
-):
-    """AdamW with warm-up then 1/sqrt(step) decay on `batches` (`T5Batch`es); `fit`'s History."""
-    from .transformer import fit_with_warmup
-
-    return fit_with_warmup(
+    **recipe_changes,
+) -> History:
+    """`training.T5_RECIPE` (AdamW, warm-up then 1/sqrt(step) decay, clipping), changed by
+    `recipe_changes` (steps at least), on `batches` of `T5Batch`es; `fit`'s History."""
+    return train_with_recipe(
         model,
         batches,
         seq2seq_loss,
-        steps=steps,
-        lr=lr,
-        warmup_steps=warmup_steps,
+        adjusted(T5_RECIPE, **recipe_changes),
         evaluate=evaluate,
         eval_every=eval_every,
         device=device,
@@ -68,16 +63,13 @@ def train(
     )
 
 
-@torch.no_grad()
 def span_corruption_loss(model: T5, data: t5_data.MultitaskData, examples: int = 256) -> float:
     """Mean loss on a fixed set of span-corrupted validation pieces (the same every call)."""
     batches = t5_data.SpanCorruptionBatches(data, 64, seed=1, per_epoch=-(-examples // 64))
     batches.pieces = data.document_pieces("validation")
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    losses = [seq2seq_loss(model, to_device(batch, device)).item() for batch in batches]
-    model.train(was_training)
+    with evaluating(model):
+        losses = [seq2seq_loss(model, to_device(batch, device)).item() for batch in batches]
     return statistics.mean(losses)
 
 
@@ -119,32 +111,26 @@ def score(
     if len(answers) != len(expected):
         raise ValueError(f"{len(answers)} answers for {len(expected)} {task} examples")
     if task == "summarize":
-        from .decoder_only import rouge
-
-        return rouge(answers, expected)["rouge1"]
+        return metrics.rouge(answers, expected)["rouge1"]
     if task == "similarity":
         default = statistics.mean(example["score"] for example in data.tasks[task]["train"])
         predicted = [t5_data.parse_score(answer, default) for answer in answers]
-        return 100 * t5_data.pearson(predicted, expected)
-    return 100 * statistics.mean(
-        a.strip() == e.strip() for a, e in zip(answers, expected, strict=True)
-    )
+        return 100 * metrics.pearson(predicted, expected)
+    return 100 * metrics.exact_match([a.strip() for a in answers], [e.strip() for e in expected])
 
 
 def baseline_answers(data: t5_data.MultitaskData, task: str, split: str = "test", limit=None):
     """What the trivial baseline answers to each example of `task` in `split`."""
-    from .decoder_only import first_words
-
     examples = data.tasks[task][split][:limit]
     train = data.tasks[task]["train"]
     if task == "translate":
         return [example["english"] for example in examples]
     if task == "summarize":
-        return [first_words(example["article"], 9) for example in examples]
+        return [metrics.first_words(example["article"], 9) for example in examples]
     if task == "topic":
-        return [t5_data.most_common(e["topic"] for e in train)] * len(examples)
+        return [metrics.most_common(e["topic"] for e in train)] * len(examples)
     if task == "question":
-        return [t5_data.most_common(e["answer"] for e in train)] * len(examples)
+        return [metrics.most_common(e["answer"] for e in train)] * len(examples)
     mean = statistics.mean(example["score"] for example in train)
     return [f"{mean:.1f}"] * len(examples)
 

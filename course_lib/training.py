@@ -1,4 +1,4 @@
-"""The course's training loop: `fit(model, batches, ...)`, used by every notebook.
+"""Training: the one loop, `fit(model, batches, ...)`, the schedules, and the recipes.
 
 One loop for every model keeps the notebooks about the models, not about bookkeeping:
 
@@ -13,21 +13,31 @@ It stops after `steps`, `epochs` or `max_seconds`, whichever comes first, can ev
 `eval_every` steps, shows a progress bar (silenced when COURSE_LIB_QUIET=1, as under test), and
 can save a checkpoint and resume from it exactly where it stopped.
 
-On a CUDA GPU it also uses mixed precision (bfloat16 where the GPU supports it, else float16 with
-loss scaling) and the fast attention path of the course's attention modules; on the CPU, the
-reference, everything stays float32 and readable. Started by `torchrun` with several processes,
-it trains data-parallel with DistributedDataParallel (see `course_lib.distributed`).
+The loss contract (`Loss`): `loss_fn(model, batch)` returns a scalar tensor and computes it
+through `model(...)`, the model's `forward`. Started by `torchrun` with several processes, `fit`
+trains data-parallel with DistributedDataParallel (see `course_lib.distributed`), which averages
+the gradients through `forward`: a loss that called another method would train each process on
+its own share of the batch, silently.
+
+A recipe (`Recipe`) is how to train, as data: optimizer, learning rate, warm-up, clipping, length.
+`train(model, batches, loss_fn, recipe)` runs `fit` with it. The course's recipes are defined here,
+so that every notebook that trains the same way says so by name.
+
+On a CUDA GPU `fit` also uses mixed precision (bfloat16 where the GPU supports it, else float16
+with loss scaling) and the fast attention path of the course's attention modules; on the CPU, the
+reference, everything stays float32 and readable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +47,13 @@ from . import distributed
 from .device import choose_device
 
 QUIET_ENV_VAR = "COURSE_LIB_QUIET"  # "1" silences progress bars (set by the tests and the grader)
+
+
+class Loss(Protocol):
+    """What `fit` calls each step: `loss_fn(model, batch) -> scalar tensor`, computed through
+    `model(...)` (DistributedDataParallel averages gradients through the model's `forward`)."""
+
+    def __call__(self, model: torch.nn.Module, batch: Any, /) -> torch.Tensor: ...
 
 
 def quiet() -> bool:
@@ -63,6 +80,19 @@ def to_device(batch: Any, device: torch.device | str) -> Any:
     return batch
 
 
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """`with evaluating(model):` the model in eval mode (no dropout) and no gradients recorded;
+    its earlier mode comes back afterwards, even when the block raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
 def classification_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
     """The default `loss_fn`: `batch` is `(inputs, targets)`; cross-entropy of `model(inputs)`.
 
@@ -71,6 +101,9 @@ def classification_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
     """
     inputs, targets = batch
     return F.cross_entropy(model(inputs), targets)
+
+
+# --- what a run records ------------------------------------------------------------------------
 
 
 @dataclass
@@ -103,12 +136,104 @@ class History:
         return cls(**data)
 
 
+def training_summary(
+    history: History, metric: str = "validation exact match", threshold: float = 0.95
+) -> dict:
+    """Steps, seconds, milliseconds per step, and the first evaluated step (and its time) at
+    which `metric` reached `threshold` (None if it never did)."""
+    steps, seconds = history.steps[-1], history.seconds
+    reached = [
+        step for step, value in zip(*history.metric(metric), strict=True) if value >= threshold
+    ]
+    first = reached[0] if reached else None
+    return {
+        "steps": steps,
+        "seconds": seconds,
+        "ms_per_step": 1000 * seconds / steps,
+        "threshold": threshold,
+        "steps_to_threshold": first,
+        "seconds_to_threshold": None if first is None else seconds * first / steps,
+    }
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: everything `fit` needs to go on, and what a checkpoint keeps."""
+
+    history: History = field(default_factory=History)
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    epoch_rng_state: torch.Tensor | None = None  # torch's random state when this epoch began
+
+    def record(self, loss: float, seconds: float) -> None:
+        """One training step done."""
+        self.step += 1
+        self.batch_in_epoch += 1
+        self.history.steps.append(self.step)
+        self.history.losses.append(loss)
+        self.history.seconds += seconds
+
+    def end_epoch(self) -> None:
+        if self.batch_in_epoch == 0:
+            raise ValueError("batches produced no batch: is the dataset empty?")
+        self.epoch += 1
+        self.batch_in_epoch = 0
+
+    def finished(self, steps: int | None, epochs: int | None, max_seconds: float | None) -> bool:
+        return (
+            (steps is not None and self.step >= steps)
+            or (epochs is not None and self.epoch >= epochs)
+            or (max_seconds is not None and self.history.seconds >= max_seconds)
+        )
+
+    def save(self, path: Path, model, optimizer, scheduler) -> None:
+        """Model, optimizer, scheduler, this state and torch's random state, written atomically
+        (a half-written checkpoint is never left behind)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        checkpoint = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "history": self.history.to_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "epoch_rng_state": self.epoch_rng_state,
+            "rng_state": torch.get_rng_state(),
+        }
+        temporary = path.with_name(path.name + ".tmp")
+        torch.save(checkpoint, temporary)
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, model, optimizer, scheduler) -> TrainState:
+        """Restore model, optimizer and scheduler from a checkpoint, and torch's random state as
+        it was when the checkpoint was saved; returns the run's state."""
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        if scheduler is not None and checkpoint["scheduler"] is not None:
+            scheduler.load_state_dict(checkpoint["scheduler"])
+        torch.set_rng_state(checkpoint["rng_state"])
+        return cls(
+            History.from_dict(checkpoint["history"]),
+            checkpoint["step"],
+            checkpoint["epoch"],
+            checkpoint["batch_in_epoch"],
+            checkpoint["epoch_rng_state"],
+        )
+
+
+# --- the loop ------------------------------------------------------------------------------------
+
+
 def fit(
     model: torch.nn.Module,
     batches: Iterable,
     *,
     optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor] = classification_loss,
+    loss_fn: Loss = classification_loss,
     steps: int | None = None,
     epochs: int | None = None,
     max_seconds: float | None = None,
@@ -129,7 +254,8 @@ def fit(
     Args:
         batches: re-iterable source of batches (a DataLoader or a list); one pass is one epoch.
         optimizer: already built on `model.parameters()`.
-        loss_fn: `loss_fn(model, batch) -> scalar tensor`; the default is `classification_loss`.
+        loss_fn: `loss_fn(model, batch) -> scalar tensor` (see `Loss`); the default is
+            `classification_loss`.
         steps, epochs, max_seconds: stop at whichever is reached first (at least one is needed).
         scheduler: stepped once per optimizer step (e.g. a warm-up schedule).
         grad_clip: clip the global gradient norm to this value.
@@ -152,69 +278,22 @@ def fit(
         device = distributed.join(device)
     rank, world_size = distributed.rank_and_size()
     model.to(device)
+    checkpoint_path = Path(checkpoint) if checkpoint is not None else None
+    resuming = resume and checkpoint_path.exists()
+    state = (
+        TrainState.load(checkpoint_path, model, optimizer, scheduler) if resuming else TrainState()
+    )
     paths_before = {module: module.fast for module in _attention_modules(model)}
     if fast_attention if fast_attention is not None else device.type == "cuda":
         use_fast_attention(model)  # for training only: the model's own setting comes back after
     precision = _Precision(device, mixed_precision)
     trained = distributed.wrap(model, device) if world_size > 1 else model
-    history = History()
-    step, epoch, batch_in_epoch = 0, 0, 0
-    epoch_rng_state = None  # torch RNG state when this epoch's batch order was drawn
-
-    checkpoint_path = Path(checkpoint) if checkpoint is not None else None
-    restored = None
-    if resume and checkpoint_path.exists():
-        restored = _load_checkpoint(checkpoint_path, model, optimizer, scheduler)
-        history = History.from_dict(restored["history"])
-        step, epoch, batch_in_epoch = (
-            restored["step"],
-            restored["epoch"],
-            restored["batch_in_epoch"],
-        )
-        epoch_rng_state = restored["epoch_rng_state"]
-        torch.set_rng_state(restored["rng_state"])
-
-    def save() -> None:
-        if checkpoint_path is not None and rank == 0:
-            _save_checkpoint(
-                checkpoint_path,
-                model,
-                optimizer,
-                scheduler,
-                history,
-                step,
-                epoch,
-                batch_in_epoch,
-                epoch_rng_state,
-            )
-
-    def run_evaluation() -> None:
-        model.eval()
-        with torch.no_grad():
-            result = evaluate(model)
-        model.train()
-        metrics = _as_metrics(result)
-        history.evaluations.append({"step": step, **metrics})
-        show_progress()
-
-    def show_progress() -> None:
-        shown = {"train loss": f"{history.losses[-1]:.4g}"} if history.losses else {}
-        shown.update(_format(history.last_evaluation))
-        bar.set_postfix(shown)
-
-    def finished() -> bool:
-        return (
-            (steps is not None and step >= steps)
-            or (epochs is not None and epoch >= epochs)
-            or (max_seconds is not None and history.seconds >= max_seconds)
-        )
-
     total = steps
     if total is None and epochs is not None and hasattr(batches, "__len__"):
         total = epochs * len(batches)
     bar = progress_bar(
         total=total,
-        initial=step,
+        initial=state.step,
         desc=desc,
         unit="step",
         dynamic_ncols=True,
@@ -222,20 +301,9 @@ def fit(
     )
     model.train()
     try:
-        while not finished():
-            if restored is not None and batch_in_epoch > 0:
-                # Redraw this epoch's batch order exactly as before, skip what was done, then
-                # restore the random state the checkpoint had (dropout masks and so on).
-                torch.set_rng_state(epoch_rng_state)
-                iterator = iter(batches)
-                for _ in range(batch_in_epoch):
-                    next(iterator)
-                torch.set_rng_state(restored["rng_state"])
-            else:
-                epoch_rng_state = torch.get_rng_state()
-                iterator = iter(batches)
-            restored = None
-            for batch in iterator:
+        while not state.finished(steps, epochs, max_seconds):
+            for batch in _epoch_batches(batches, state, resuming):
+                resuming = False
                 started = time.perf_counter()
                 share = distributed.shard(batch, rank, world_size)
                 loss = _training_step(
@@ -246,39 +314,86 @@ def fit(
                     scheduler,
                     grad_clip,
                     device,
-                    step + 1,
                     precision,
+                    state.step + 1,
                 )
                 loss = distributed.mean_across_processes(loss, device)
-                history.seconds += time.perf_counter() - started
-                step += 1
-                batch_in_epoch += 1
-                history.steps.append(step)
-                history.losses.append(loss)
+                state.record(loss, time.perf_counter() - started)
                 bar.update(1)
-                if evaluate is not None and eval_every and step % eval_every == 0:
-                    run_evaluation()
-                elif step % 10 == 0:
-                    show_progress()
-                if checkpoint_every and step % checkpoint_every == 0:
-                    save()
-                if finished():
+                if evaluate is not None and eval_every and state.step % eval_every == 0:
+                    _evaluate(model, evaluate, state)
+                    _show_progress(bar, state.history)
+                elif state.step % 10 == 0:
+                    _show_progress(bar, state.history)
+                if checkpoint_every and state.step % checkpoint_every == 0 and rank == 0:
+                    state.save(checkpoint_path, model, optimizer, scheduler)
+                if state.finished(steps, epochs, max_seconds):
                     break
             else:  # the epoch ran out of batches
-                if batch_in_epoch == 0:
-                    raise ValueError("batches produced no batch: is the dataset empty?")
-                epoch += 1
-                batch_in_epoch = 0
-        if evaluate is not None and (
-            not history.evaluations or history.evaluations[-1]["step"] != step
-        ):
-            run_evaluation()
-        save()
+                state.end_epoch()
+        if evaluate is not None and state.history.last_evaluation.get("step") != state.step:
+            _evaluate(model, evaluate, state)
+            _show_progress(bar, state.history)
+        if checkpoint_path is not None and rank == 0:
+            state.save(checkpoint_path, model, optimizer, scheduler)
     finally:
         bar.close()
         for module, fast in paths_before.items():
             module.fast = fast
-    return history
+    return state.history
+
+
+def _epoch_batches(batches: Iterable, state: TrainState, resuming: bool) -> Iterator:
+    """This epoch's batches. Resuming in the middle of an epoch, the epoch's batch order is drawn
+    again exactly as before (from the random state saved when it began), the batches already done
+    are skipped, and the random state of the checkpoint is put back (dropout masks and so on)."""
+    if resuming and state.batch_in_epoch > 0:
+        checkpoint_rng_state = torch.get_rng_state()
+        torch.set_rng_state(state.epoch_rng_state)
+        iterator = iter(batches)
+        for _ in range(state.batch_in_epoch):
+            next(iterator)
+        torch.set_rng_state(checkpoint_rng_state)
+        return iterator
+    state.epoch_rng_state = torch.get_rng_state()
+    return iter(batches)
+
+
+def _training_step(
+    model, batch, loss_fn, optimizer, scheduler, grad_clip, device, precision, step: int
+) -> float:
+    """Forward, backward, clip, step: one optimizer step on `batch`; returns the loss."""
+    batch = to_device(batch, device)
+    with precision.autocast():
+        loss = loss_fn(model, batch)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise TypeError(f"loss_fn must return a scalar tensor (one number), got {got}")
+    value = loss.item()
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"the loss became {value} at step {step}: try a smaller learning rate or grad_clip"
+        )
+    optimizer.zero_grad(set_to_none=True)
+    precision.backward(loss, optimizer)
+    if grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    precision.step(optimizer)
+    if scheduler is not None:
+        scheduler.step()
+    return value
+
+
+def _evaluate(model, evaluate, state: TrainState) -> None:
+    with evaluating(model):
+        result = evaluate(model)
+    state.history.evaluations.append({"step": state.step, **_as_metrics(result)})
+
+
+def _show_progress(bar: tqdm, history: History) -> None:
+    shown = {"train loss": f"{history.losses[-1]:.4g}"} if history.losses else {}
+    shown.update(_format(history.last_evaluation))
+    bar.set_postfix(shown)
 
 
 def use_fast_attention(model: torch.nn.Module, fast: bool = True) -> torch.nn.Module:
@@ -295,7 +410,8 @@ def _attention_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
 
 class _Precision:
     """Mixed precision for one training run: the autocast context and, for float16, the loss
-    scaler (float16's small range would otherwise turn small gradients into zeros)."""
+    scaler (float16's small range would otherwise turn small gradients into zeros). Disabled,
+    it changes nothing: the CPU trains in float32."""
 
     def __init__(self, device: torch.device, wanted: bool | None):
         enabled = wanted if wanted is not None else device.type == "cuda"
@@ -307,43 +423,23 @@ class _Precision:
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
 
     def autocast(self):
-        return torch.autocast("cuda", dtype=self.dtype, enabled=self.enabled)
+        if not self.enabled:
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=self.dtype)
 
+    def backward(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(optimizer)  # so that clipping sees the true gradients
 
-def _training_step(
-    model, batch, loss_fn, optimizer, scheduler, grad_clip, device, step, precision=None
-) -> float:
-    batch = to_device(batch, device)
-    scaler = precision.scaler if precision is not None else None
-    if precision is not None and precision.enabled:
-        with precision.autocast():
-            loss = loss_fn(model, batch)
-    else:
-        loss = loss_fn(model, batch)
-    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
-        raise TypeError(f"loss_fn must return a scalar tensor (one number), got {got}")
-    value = loss.item()
-    if not math.isfinite(value):
-        raise FloatingPointError(
-            f"the loss became {value} at step {step}: try a smaller learning rate or grad_clip"
-        )
-    optimizer.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-    else:
-        loss.backward()
-    if grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    if scaler is not None:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
-    if scheduler is not None:
-        scheduler.step()
-    return value
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            optimizer.step()
+            return
+        self.scaler.step(optimizer)
+        self.scaler.update()
 
 
 def _as_metrics(result) -> dict[str, float]:
@@ -389,30 +485,94 @@ def _validate_fit_arguments(
         raise ValueError("resume= and checkpoint_every= need checkpoint=PATH")
 
 
-def _save_checkpoint(
-    path: Path, model, optimizer, scheduler, history, step, epoch, batch_in_epoch, epoch_rng_state
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "history": history.to_dict(),
-        "step": step,
-        "epoch": epoch,
-        "batch_in_epoch": batch_in_epoch,
-        "epoch_rng_state": epoch_rng_state,
-        "rng_state": torch.get_rng_state(),
-    }
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(state, temporary)
-    temporary.replace(path)  # never leave a half-written checkpoint behind
+# --- schedules and recipes ---------------------------------------------------------------------
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    return state
+def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int):
+    """Learning rate rising linearly for `warmup_steps` steps, then decaying as 1/sqrt(step):
+    the shape of Vaswani et al.'s schedule (notebook 04), scaled so that the peak is the
+    optimizer's lr."""
+    if warmup_steps < 1:
+        raise ValueError(f"warmup_steps must be at least 1, got {warmup_steps}")
+
+    def factor(step: int) -> float:
+        step = step + 1  # LambdaLR starts counting at 0
+        return min(step / warmup_steps, math.sqrt(warmup_steps / step))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Recipe(TypedDict, total=False):
+    """How to train, as plain data (it prints, compares and saves as a dict). Every key is
+    optional; `train` says which combinations it needs.
+
+    steps, epochs: how long (at least one); batch_size: examples per step (used by whoever
+    builds the batches); lr: the (peak) learning rate; optimizer: "adam" (the default) or
+    "adamw"; weight_decay: AdamW's decoupled weight decay; warmup_steps: the length of
+    `warmup_schedule`'s warm-up (no schedule without it); grad_clip: the gradient-norm limit.
+    """
+
+    steps: int
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: str
+    weight_decay: float
+    warmup_steps: int
+    grad_clip: float
+
+
+# The recipes of the course, by the notebooks that use them.
+TRANSLATION_RECIPE = Recipe(steps=1500, batch_size=64, lr=1e-3, grad_clip=1.0)  # 01-04
+BERT_PRETRAINING_RECIPE = Recipe(  # 06: AdamW, warm-up, clipping, as BERT was trained
+    steps=1000,
+    batch_size=64,
+    lr=2e-3,
+    optimizer="adamw",
+    weight_decay=0.01,
+    warmup_steps=50,
+    grad_clip=1.0,
+)
+FINE_TUNING_RECIPE = Recipe(batch_size=16, optimizer="adamw", weight_decay=0.01)  # 06, 06b
+T5_RECIPE = Recipe(lr=3e-3, optimizer="adamw", weight_decay=0.01, warmup_steps=100, grad_clip=1.0)
+
+
+def adjusted(recipe: Recipe, **changes) -> Recipe:
+    """`recipe` with some settings changed (an unknown setting is an error, not ignored)."""
+    unknown = set(changes) - set(Recipe.__annotations__)
+    if unknown:
+        raise TypeError(
+            f"unknown recipe settings {sorted(unknown)}; known: {sorted(Recipe.__annotations__)}"
+        )
+    return Recipe(**{**recipe, **changes})
+
+
+def train(
+    model: torch.nn.Module, batches: Iterable, loss_fn: Loss, recipe: Recipe, **fit_options
+) -> History:
+    """`fit` as `recipe` says: its optimizer on `model.parameters()`, its warm-up schedule,
+    gradient clipping and length; `fit_options` (evaluate, eval_every, device, desc, ...) are
+    passed on. Returns `fit`'s History."""
+    if "lr" not in recipe:
+        raise ValueError(f"the recipe needs a learning rate (lr): {recipe}")
+    kind = recipe.get("optimizer", "adam")
+    if kind == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
+    elif kind == "adamw":
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=recipe["lr"], weight_decay=recipe.get("weight_decay", 0.01)
+        )
+    else:
+        raise ValueError(f"unknown optimizer {kind!r} in the recipe: use 'adam' or 'adamw'")
+    warmup = recipe.get("warmup_steps")
+    return fit(
+        model,
+        batches,
+        optimizer=optimizer,
+        scheduler=warmup_schedule(optimizer, warmup) if warmup else None,
+        loss_fn=loss_fn,
+        steps=recipe.get("steps"),
+        epochs=recipe.get("epochs"),
+        grad_clip=recipe.get("grad_clip"),
+        **fit_options,
+    )

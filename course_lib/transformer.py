@@ -1,5 +1,6 @@
 """The Transformer (notebook 04): positional encoding, encoder and decoder layers, the full
-encoder-decoder, and the learning-rate warm-up.
+encoder-decoder, its masks, and decoding (greedy and beam search). The learning-rate warm-up it
+trains with is `training.warmup_schedule`.
 
 Layers keep PyTorch's structure (attention, two linear layers, LayerNorms, residuals) so that the
 weights of `torch.nn.TransformerEncoderLayer` / `DecoderLayer` / `Transformer` can be copied in
@@ -323,41 +324,6 @@ class TranslationTransformer(nn.Module):
             if finished.all():
                 break
         return tokens[:, 1:]
-
-
-def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int):
-    """Learning rate rising linearly for `warmup_steps` steps, then decaying as 1/sqrt(step):
-    the shape of Vaswani et al.'s schedule, scaled so that the peak is the optimizer's lr."""
-    if warmup_steps < 1:
-        raise ValueError(f"warmup_steps must be at least 1, got {warmup_steps}")
-
-    def factor(step: int) -> float:
-        step = step + 1  # LambdaLR starts counting at 0
-        return min(step / warmup_steps, math.sqrt(warmup_steps / step))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def fit_with_warmup(
-    model, batches, loss_fn, *, steps: int, lr: float, warmup_steps: int, **fit_options
-):
-    """`fit` with the recipe of notebooks 06 and 07: AdamW (weight decay 0.01), `warmup_schedule`
-    and gradient clipping at norm 1; `fit_options` (evaluate, eval_every, device, desc, ...) are
-    passed on. Returns `fit`'s History."""
-    from .training import fit
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    scheduler = warmup_schedule(optimizer, warmup_steps)
-    return fit(
-        model,
-        batches,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        loss_fn=loss_fn,
-        steps=steps,
-        grad_clip=1.0,
-        **fit_options,
-    )
 
 
 def decoder_self_attention_mask(target_lengths: torch.Tensor, target_len: int) -> torch.Tensor:

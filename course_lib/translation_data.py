@@ -24,21 +24,25 @@ Built with Hugging Face `datasets` in a few seconds on first use, then loaded fr
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
-import math
 import random
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch.utils.data import DataLoader
 
-from .paths import cache_dir, require
+from . import packages
+from .data import LengthGroupedBatches, cached_build, pad
+
+datasets = packages.lazy("datasets", "datasets==5.2.0")
+num2words = packages.lazy("num2words", "num2words==0.5.14")
+babel_dates = packages.lazy("babel.dates", "Babel==2.18.0")
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -114,69 +118,13 @@ def collate(
     pairs: Sequence[tuple[list[int], list[int]]], pad_id: int, bos_id: int, eos_id: int
 ) -> TranslationBatch:
     """Pad a list of (source ids, target ids) pairs into a `TranslationBatch`."""
-    batch_size = len(pairs)
-    source_len = max(len(source) for source, _ in pairs)
-    target_len = max(len(target) for _, target in pairs) + 1
-    source = torch.full((batch_size, source_len), pad_id, dtype=torch.long)
-    target_input = torch.full((batch_size, target_len), pad_id, dtype=torch.long)
-    target_output = torch.full((batch_size, target_len), pad_id, dtype=torch.long)
-    for row, (source_ids, target_ids) in enumerate(pairs):
-        source[row, : len(source_ids)] = torch.tensor(source_ids)
-        target_input[row, : len(target_ids) + 1] = torch.tensor([bos_id, *target_ids])
-        target_output[row, : len(target_ids) + 1] = torch.tensor([*target_ids, eos_id])
-    lengths = torch.tensor([len(source) for source, _ in pairs])
-    return TranslationBatch(source, lengths, target_input, target_output)
-
-
-class LengthGroupedBatches(torch.utils.data.Sampler):
-    """Batches of examples with similar lengths, so that little compute goes to padding.
-
-    Each epoch: shuffle all indices, cut them into pools of `pool_batches` batches, sort each
-    pool by length, cut it into batches, and shuffle the batches. The shuffle is drawn from
-    torch's global random generator, so `course_lib.setup(seed)` makes it reproducible.
-
-    Without `shuffle` (evaluation) the order is fixed: the examples in their order, or, with
-    `sort_by_length`, shortest first (`fixed_order()` says which), so that a decoding loop can stop
-    early on batches of short sentences.
-    """
-
-    def __init__(
-        self,
-        lengths: Sequence[int],
-        batch_size: int,
-        shuffle: bool = True,
-        pool_batches: int = 50,
-        sort_by_length: bool = False,
-    ):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.lengths, self.batch_size = list(lengths), batch_size
-        self.shuffle, self.pool_size = shuffle, batch_size * pool_batches
-        self.sort_by_length = sort_by_length
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
-
-    def fixed_order(self) -> list[int]:
-        """The example indices in the order the unshuffled batches visit them."""
-        order = list(range(len(self.lengths)))
-        return sorted(order, key=self.lengths.__getitem__) if self.sort_by_length else order
-
-    def __iter__(self):
-        if not self.shuffle:  # fixed order, for evaluation
-            order = self.fixed_order()
-            yield from (
-                order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)
-            )
-            return
-        generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
-        order = torch.randperm(len(self.lengths), generator=generator).tolist()
-        batches = []
-        for start in range(0, len(order), self.pool_size):
-            pool = sorted(order[start : start + self.pool_size], key=self.lengths.__getitem__)
-            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
-        for position in torch.randperm(len(batches), generator=generator).tolist():
-            yield batches[position]
+    sources, targets = [source for source, _ in pairs], [target for _, target in pairs]
+    return TranslationBatch(
+        source=pad(sources, pad_id),
+        source_lengths=torch.tensor([len(source) for source in sources]),
+        target_input=pad([[bos_id, *target] for target in targets], pad_id),
+        target_output=pad([[*target, eos_id] for target in targets], pad_id),
+    )
 
 
 @dataclass
@@ -235,22 +183,18 @@ class TranslationData:
         )
 
 
-def _number_pair(value: int, num2words) -> tuple[str, str]:
-    return num2words(value, lang="en"), num2words(value, lang="fr")
+def _number_pair(value: int) -> tuple[str, str]:
+    return num2words.num2words(value, lang="en"), num2words.num2words(value, lang="fr")
 
 
-def _date_pair(day: datetime.date, format_date) -> tuple[str, str]:
-    return format_date(day, format="full", locale="en"), format_date(
-        day, format="full", locale="fr"
-    )
+def _date_pair(day: datetime.date) -> tuple[str, str]:
+    return tuple(babel_dates.format_date(day, format="full", locale=lang) for lang in ("en", "fr"))
 
 
 def generate_pairs(
     count: int, max_digits: int, date_fraction: float, seed: int
 ) -> list[dict[str, str]]:
     """`count` distinct examples: {"kind", "key", "en", "fr"} with raw (untokenised) text."""
-    num2words = require("num2words", "num2words==0.5.14").num2words
-    format_date = require("babel.dates", "Babel==2.18.0").format_date
     rng = random.Random(seed)
     seen: set[tuple[str, int]] = set()
     examples = []
@@ -259,16 +203,12 @@ def generate_pairs(
         if rng.random() < date_fraction:
             offset = rng.randrange(num_days)
             key = ("date", offset)
-            pair = (
-                None
-                if key in seen
-                else _date_pair(first_day + datetime.timedelta(days=offset), format_date)
-            )
+            pair = None if key in seen else _date_pair(first_day + datetime.timedelta(days=offset))
         else:
             digits = rng.randint(1, max_digits)
             value = rng.randint(0 if digits == 1 else 10 ** (digits - 1), 10**digits - 1)
             key = ("number", value)
-            pair = None if key in seen else _number_pair(value, num2words)
+            pair = None if key in seen else _number_pair(value)
         if pair is None:
             continue
         seen.add(key)
@@ -286,13 +226,12 @@ def load_number_translation(
 ) -> TranslationData:
     """The English -> French number-and-date translation data (see the module's dataset card).
 
-    Built on first use (a few seconds) and cached under `course_lib.paths.cache_dir()`.
+    Built on first use (a few seconds) and cached (`data.cached_build`).
     """
     if not 1 <= max_digits <= 18:
         raise ValueError(f"max_digits must be between 1 and 18, got {max_digits}")
     if not 0 <= date_fraction <= 1:
         raise ValueError(f"date_fraction must be between 0 and 1, got {date_fraction}")
-    datasets = require("datasets", "datasets==5.2.0")
     sizes = {"train": train_size, "validation": validation_size, "test": test_size}
     settings = dict(
         version=DATASET_VERSION,
@@ -301,16 +240,17 @@ def load_number_translation(
         date_fraction=date_fraction,
         seed=seed,
     )
-    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    folder = cache_dir() / f"number-translation-{digest}"
-    if not (folder / "vocab.json").exists():
-        _build(folder, sizes, max_digits, date_fraction, seed, datasets)
+    folder = cached_build(
+        "number-translation",
+        settings,
+        lambda folder: _build(folder, sizes, max_digits, date_fraction, seed),
+    )
     vocab = json.loads((folder / "vocab.json").read_text())
     splits = {name: datasets.load_from_disk(str(folder / name)) for name in SPLITS}
     return TranslationData(splits, Vocab(vocab["en"]), Vocab(vocab["fr"]))
 
 
-def _build(folder, sizes, max_digits, date_fraction, seed, datasets) -> None:
+def _build(folder: Path, sizes: dict, max_digits: int, date_fraction: float, seed: int) -> None:
     datasets.disable_progress_bars()  # a few seconds of work: bars would only be noise
     examples = generate_pairs(sum(sizes.values()), max_digits, date_fraction, seed)
     full = datasets.Dataset.from_list(examples)
@@ -336,10 +276,8 @@ def _build(folder, sizes, max_digits, date_fraction, seed, datasets) -> None:
             "target_ids": [target_vocab.encode(t) for t in batch["fr_tokens"]],
         }
 
-    folder.mkdir(parents=True, exist_ok=True)
     for name, split in splits.items():
         split.map(encode, batched=True).save_to_disk(str(folder / name))
-    # Written last: its presence means the cache is complete.
     (folder / "vocab.json").write_text(
         json.dumps({"en": source_vocab.itos, "fr": target_vocab.itos})
     )

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from course_lib.authoring import make_student_notebook, notebook_to_text
+from course_lib.machinery.authoring import make_student_notebook, notebook_to_text
 
 NOTEBOOK = "90_grading_fixture"
 
@@ -166,7 +166,9 @@ def submissions() -> dict[str, str | dict]:
             blank, setup="class check:\n    softmax = staticmethod(lambda f, **k: None)"
         ),
         "grades_itself.ipynb": _with_extra_cell(
-            solution, "from course_lib.grading import grade_file\ngrade_file('grades_itself.ipynb')"
+            solution,
+            "from course_lib.machinery.grading import grade_file\n"
+            "grade_file('grades_itself.ipynb')",
         ),
         "unencodable_error.ipynb": _with_sources(
             solution, softmax_code="def softmax(x, dim=-1):\n    raise ValueError(chr(0xD800))"

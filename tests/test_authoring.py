@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.authoring import (
+from course_lib.machinery.authoring import (
     CODE_STUB,
     AuthoringError,
     build_notebooks,
@@ -13,7 +13,7 @@ from course_lib.authoring import (
     notebook_to_text,
     replace_regions,
 )
-from course_lib.paths import COURSE_ROOT
+from course_lib.machinery.paths import COURSE_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 

@@ -1,31 +1,29 @@
-"""The benchmark (`python -m course_lib.bench`): its measurements are in benchmarks/*.json, the
-README's generated tables agree with them, and every missed ratio target is explained."""
+"""The benchmark (`python -m course_lib.machinery.bench`): its measurements are in
+benchmarks/*.json, the README's generated tables agree with them, every missed ratio target is
+explained, and the notebook table comes from the catalogue."""
 
-import json
-import time
+import itertools
 
 import pytest
 
-from course_lib import bench
-
-COURSE_ROOT = bench.ROOT
-
-
-def _load(name):
-    return json.loads((COURSE_ROOT / "benchmarks" / name).read_text())
+from course_lib.machinery.bench import gpu, implementation, measurements, readme
+from course_lib.machinery.bench.notebooks import merged_rows
+from course_lib.machinery.catalog import CATALOG
+from course_lib.machinery.paths import README, SOLUTIONS_DIR
+from course_lib.timing import interleaved_ratio
 
 
 def test_readme_tables_are_generated_from_the_benchmark_results():
-    readme = (COURSE_ROOT / "README.md").read_text()
-    assert bench.generated_readme(readme) == readme, (
+    text = README.read_text()
+    assert readme.generated_readme(text) == text, (
         "the README's generated tables differ from benchmarks/*.json: run "
-        "`python -m course_lib.bench --readme`"
+        "`python -m course_lib.machinery.bench --readme`"
     )
 
 
 def test_every_solutions_notebook_was_timed_and_records_its_headline_results():
-    rows = {row["notebook"]: row for row in _load("notebooks.json")["rows"]}
-    for path in sorted((COURSE_ROOT / "solutions").glob("*.ipynb")):
+    rows = {row["notebook"]: row for row in measurements.load("notebooks")["rows"]}
+    for path in sorted(SOLUTIONS_DIR.glob("*.ipynb")):
         row = rows[path.stem]
         assert 0 < row["seconds"] <= 180, f"{path.stem} is over its 3-minute budget"
         assert row["peak_memory_mb"] > 0
@@ -37,24 +35,67 @@ def test_every_solutions_notebook_was_timed_and_records_its_headline_results():
 
 
 def test_every_missed_ratio_target_has_an_explanation():
-    for case in _load("implementation.json")["cases"]:
+    for case in measurements.load("implementation")["cases"]:
         if case["target"] is not None and not case["meets_target"]:
-            assert bench.explanation(case), f"missed target without an explanation: {case['what']}"
+            assert implementation.explanation(case), f"missed target: {case['what']}"
 
 
-def test_interleaved_ratio_compares_medians():
-    result = bench.interleaved_ratio(
-        lambda: time.sleep(0.004), lambda: time.sleep(0.002), repeats=6, warmup=1
-    )
-    assert result["ratio"] == pytest.approx(2.0, rel=0.35)
+def test_interleaved_ratio_compares_medians_of_runs_taken_in_turns():
+    """A fake clock makes the timing exact: `ours` takes 4 ticks, `reference` 2, except one slow
+    outlier of each, which the medians ignore; the order alternates A B, B A, ..."""
+    now, calls = itertools.count(), []
+
+    def clock():
+        return float(next(now))
+
+    def run(name, ticks):
+        def fn():
+            calls.append(name)
+            for _ in range(ticks(len(calls)) - 1):
+                clock()
+
+        return fn
+
+    ours = run("ours", lambda n: 40 if n == 7 else 4)
+    reference = run("reference", lambda n: 20 if n == 8 else 2)
+    result = interleaved_ratio(ours, reference, repeats=6, warmup=1, clock=clock)
+    assert result["ratio"] == 2.0 and result["ours_ms"] == 4000.0
+    assert calls[2:6] == ["ours", "reference", "reference", "ours"]
 
 
 def test_attention_cases_run_and_report_ratios():
-    cases = bench._attention_cases(repeats=2)
+    cases = implementation._attention_cases(repeats=2)
     assert len(cases) == 3 and all(case["ratio"] > 0 for case in cases)
 
 
 def test_model_flop_utilisation_inputs():
-    assert bench.peak_flops("NVIDIA H100 80GB HBM3") == 989e12
-    assert bench.peak_flops("some laptop GPU") is None
-    assert bench.training_flops_per_token(1000, 2, 128, 64) == 6 * 1000 + 12 * 2 * 128 * 64
+    assert gpu.peak_flops("NVIDIA H100 80GB HBM3") == 989e12
+    assert gpu.peak_flops("some laptop GPU") is None
+    assert gpu.training_flops_per_token(1000, 2, 128, 64) == 6 * 1000 + 12 * 2 * 128 * 64
+
+
+def test_the_notebook_table_comes_from_the_catalogue_and_shows_untimed_notebooks():
+    rows = [{"notebook": "01_rnn_baselines", "seconds": 61.4, "peak_memory_mb": 1234}]
+    table = readme.notebook_table(rows).splitlines()
+    assert len(table) == 2 + len(CATALOG)
+    first, second = table[2], table[3]
+    assert "[orientation](solutions/00_orientation.ipynb)" in first
+    assert "not timed yet" in first
+    assert "| 61 s | 1,234 MB | RNN step, GRU step |" in second
+
+
+def test_timing_one_new_notebook_adds_its_row_in_course_order():
+    earlier = [{"notebook": "00_a"}, {"notebook": "02_c"}, {"notebook": "03_gone"}]
+    fresh = [{"notebook": "01_b", "seconds": 1}]
+    merged = merged_rows(earlier, fresh, ["00_a", "01_b", "02_c"])
+    assert [row["notebook"] for row in merged] == ["00_a", "01_b", "02_c"]
+    assert merged[1] == fresh[0]
+
+
+def test_the_quality_table_rounds_half_up():
+    assert readme.one_decimal(96.35) == "96.4" and readme.one_decimal(0.04) == "0.0"
+
+
+def test_a_missing_readme_section_is_named():
+    with pytest.raises(ValueError, match="bench:quality"):
+        readme.replace_section("no markers here", "quality", "body")

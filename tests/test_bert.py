@@ -5,18 +5,22 @@ import random
 
 import pytest
 import torch
+import transformers
+from tokenizers import Tokenizer
 
 from course_lib import check
-from course_lib.bert import (
-    IGNORE,
-    Bert,
-    BertConfig,
-    BertForPretraining,
+from course_lib.bert import Bert, BertClassifier, BertConfig, BertForPretraining, mean_pool
+from course_lib.check.bert import POOL_MISTAKES
+from course_lib.data import IGNORE_INDEX as IGNORE
+from course_lib.packages import minilm_folder
+from course_lib.pretraining_data import (
+    encode_sentences,
+    load_polarity,
     mask_tokens,
     nsp_pair,
+    split_sentences,
 )
 
-transformers = pytest.importorskip("transformers")
 ATOL = 1e-5
 
 
@@ -197,10 +201,6 @@ def test_nsp_pair_mistakes_are_named(wrong, message):
 
 
 def test_course_bert_runs_the_real_minilm_checkpoint_like_transformers():
-    from tokenizers import Tokenizer
-
-    from course_lib.bert_training import encode_sentences, minilm_folder
-
     folder = minilm_folder()
     theirs = transformers.BertModel.from_pretrained(folder).eval()
     ours = Bert(BertConfig.from_transformers(theirs.config)).load_from_transformers(theirs).eval()
@@ -219,8 +219,6 @@ def test_course_bert_runs_the_real_minilm_checkpoint_like_transformers():
 
 
 def test_polarity_folds_are_balanced_and_fixed():
-    from course_lib.pretraining_data import load_polarity
-
     texts, labels, folds = load_polarity()
     assert len(texts) == 200 and sum(labels) == 100
     for fold in range(5):
@@ -230,8 +228,6 @@ def test_polarity_folds_are_balanced_and_fixed():
 
 
 def test_split_sentences():
-    from course_lib.pretraining_data import split_sentences
-
     assert split_sentences(
         "It rained all day. Then the sun came out! Was it over? Yes it was."
     ) == [
@@ -243,9 +239,6 @@ def test_split_sentences():
 
 
 def test_mean_pool_reference_passes_and_planted_mistakes_are_named(capsys):
-    from course_lib.bert import mean_pool
-    from course_lib.check.bert import POOL_MISTAKES
-
     check.mean_pool(mean_pool)
     assert capsys.readouterr().out.startswith("✅ mean_pool")
     for mistake in POOL_MISTAKES:
@@ -336,11 +329,6 @@ def test_nsp_pair_refuses_a_sentence_without_a_successor():
 
 
 def test_mean_pooling_classifier_and_tokenizer_settings_are_kept():
-    from tokenizers import Tokenizer
-
-    from course_lib.bert import BertClassifier
-    from course_lib.bert_training import encode_sentences, minilm_folder
-
     tokenizer = Tokenizer.from_file(str(minilm_folder() / "tokenizer.json"))
     before = (tokenizer.padding, tokenizer.truncation)
     ids, padding = encode_sentences(tokenizer, ["short", "a somewhat longer sentence"], max_len=8)

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import check
+from course_lib.check.orientation import _softmax_cases
 from course_lib.softmax import softmax as reference
 
 
@@ -132,8 +133,6 @@ def test_check_failed_shows_only_its_message_in_ipython():
 def test_random_cases_depend_on_the_seed():
     # A function that is right only on the default seed's random cases is still caught by
     # hidden cases with another seed: every random case is freshly drawn.
-    from course_lib.check.orientation import _softmax_cases
-
     first = [case.args[0] for case in _softmax_cases(0, 5)[9:]]
     other = [case.args[0] for case in _softmax_cases(1, 5)[9:]]
     assert any(

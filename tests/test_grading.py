@@ -12,8 +12,8 @@ import sys
 import course_fixture
 import pytest
 
-from course_lib.grading import grade, load_course, plan_steps, read_submission
-from course_lib.paths import COURSE_ROOT
+from course_lib.machinery.grading import grade, load_course, plan_steps, read_submission
+from course_lib.machinery.paths import COURSE_ROOT
 
 CELL_TIMEOUT = 3
 
@@ -59,6 +59,7 @@ def _scores(result):
 UNDECODABLE_LABEL = "latin1-\\xe9t\\xe9.ipynb"
 
 
+@pytest.mark.slow
 def test_every_submission_gets_a_row_and_the_exit_code_reports_unreadable_ones(graded):
     expected = set(course_fixture.submissions()) | {UNDECODABLE_LABEL}
     assert set(graded["by_name"]) == expected
@@ -68,28 +69,34 @@ def test_every_submission_gets_a_row_and_the_exit_code_reports_unreadable_ones(g
     assert summary in graded["completed"].stdout
 
 
+@pytest.mark.slow
 def test_an_undecodable_file_name_is_graded_and_reported(graded):
     assert graded["by_name"][UNDECODABLE_LABEL]["score"] == 3
 
 
+@pytest.mark.slow
 def test_a_notebook_that_grades_itself_does_not_recurse(graded):
     result = graded["by_name"]["grades_itself.ipynb"]
     assert result["score"] == 3 and result["seconds"] < 60
 
 
+@pytest.mark.slow
 def test_an_error_the_kernel_cannot_even_report_still_fails(graded):
     assert _scores(graded["by_name"]["unencodable_error.ipynb"]) == {"fx-softmax": 0, "fx-add": 1}
 
 
+@pytest.mark.slow
 def test_a_check_copied_above_the_solution_runs_where_it_appears_last(graded):
     assert graded["by_name"]["check_copied_above.ipynb"]["score"] == 3
 
 
+@pytest.mark.slow
 def test_a_damaged_notebook_is_reported_as_damaged(graded):
     result = graded["by_name"]["damaged_metadata.ipynb"]
     assert result["status"] == "error" and "damaged" in result["error"]
 
 
+@pytest.mark.slow
 def test_blank_notebook_scores_zero(graded):
     result = graded["by_name"]["blank.ipynb"]
     assert (result["score"], result["max_score"]) == (0, 3)
@@ -97,24 +104,28 @@ def test_blank_notebook_scores_zero(graded):
     assert "not done yet" in _feedback(result, "fx-add")
 
 
+@pytest.mark.slow
 def test_solutions_score_full_marks_with_hidden_tests_run(graded):
     result = graded["by_name"]["solutions.ipynb"]
     assert (result["score"], result["max_score"]) == (3, 3)
     assert "10 fixed and 20 random cases" in _feedback(result, "fx-softmax")
 
 
+@pytest.mark.slow
 def test_one_wrong_exercise_gives_partial_points_and_the_checkers_hint(graded):
     result = graded["by_name"]["one_wrong.ipynb"]
     assert _scores(result) == {"fx-softmax": 0, "fx-add": 1}
     assert "subtract the maximum" in _feedback(result, "fx-softmax")
 
 
+@pytest.mark.slow
 def test_an_exception_costs_only_its_exercise(graded):
     result = graded["by_name"]["exception.ipynb"]
     assert _scores(result) == {"fx-softmax": 0, "fx-add": 1}
     assert "raised ValueError: oops" in _feedback(result, "fx-softmax")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["infinite_loop.ipynb", "loop_ignoring_interrupts.ipynb"])
 def test_an_endless_loop_times_out_and_grading_goes_on(graded, name):
     result = graded["by_name"][name]
@@ -122,26 +133,31 @@ def test_an_endless_loop_times_out_and_grading_goes_on(graded, name):
     assert f"did not finish within {CELL_TIMEOUT} s" in _feedback(result, "fx-add")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sys_exit.ipynb", "exit_call.ipynb", "kernel_dies.ipynb"])
 def test_exit_and_a_dead_kernel_do_not_stop_grading(graded, name):
     assert graded["by_name"][name]["score"] == 3
 
 
+@pytest.mark.slow
 def test_a_check_that_kills_the_kernel_scores_zero_with_a_reason(graded):
     result = graded["by_name"]["dies_in_check.ipynb"]
     assert _scores(result) == {"fx-softmax": 2, "fx-add": 0}
     assert "stopped the Python kernel" in _feedback(result, "fx-add")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["edited_checks.ipynb", "shadowed_check.ipynb"])
 def test_edited_or_shadowed_checks_are_replaced_by_the_graders_copy(graded, name):
     assert graded["by_name"][name]["score"] == 0
 
 
+@pytest.mark.slow
 def test_deleted_checks_are_put_back(graded):
     assert graded["by_name"]["deleted_checks.ipynb"]["score"] == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, message",
     [
@@ -156,6 +172,7 @@ def test_unreadable_files_get_a_clear_error(graded, name, message):
     assert graded["rows"][name]["status"] == "error"
 
 
+@pytest.mark.slow
 def test_csv_has_points_and_feedback_per_exercise(graded):
     row = graded["rows"]["one_wrong.ipynb"]
     assert (row["score"], row["max_score"], row["fx-add"], row["fx-softmax"]) == (
@@ -167,6 +184,7 @@ def test_csv_has_points_and_feedback_per_exercise(graded):
     assert "subtract the maximum" in row["fx-softmax feedback"]
 
 
+@pytest.mark.slow
 def test_the_grader_skips_cells_tagged_grader_skip(graded):
     # The fixture's tagged cell would redefine add() to return 0 if it ran.
     assert _scores(graded["by_name"]["solutions.ipynb"])["fx-add"] == 1
@@ -206,6 +224,7 @@ def test_usage_errors_exit_2_before_grading(tmp_path, arguments, message):
     assert completed.returncode == 2 and message in completed.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", sorted(path.stem for path in (COURSE_ROOT / "solutions").glob("*.ipynb"))
 )

@@ -1,18 +1,16 @@
 """Notebook 08: the collate exercise (reference equals transformers' DataCollatorWithPadding; its
-checker names planted mistakes) and Trainer's metric."""
+checker names planted mistakes)."""
 
 import pytest
 import torch
+import transformers
 
 from course_lib import check
-from course_lib.hugging_face import accuracy_metric, collate
-
-transformers = pytest.importorskip("transformers")
+from course_lib.hugging_face import collate
+from course_lib.packages import minilm_folder
 
 
 def test_collate_matches_data_collator_with_padding():
-    from course_lib.bert_training import minilm_folder
-
     tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_folder())
     examples = [
         {"input_ids": tokenizer(text)["input_ids"], "label": label}
@@ -89,12 +87,3 @@ def test_collate_mistakes_are_named(wrong, message):
 def test_reference_collate_passes(capsys):
     check.collate(collate)
     assert capsys.readouterr().out.startswith("✅ collate")
-
-
-def test_accuracy_metric():
-    import numpy as np
-
-    prediction = transformers.EvalPrediction(
-        predictions=np.array([[0.1, 0.9], [2.0, 1.0], [0.0, 1.0]]), label_ids=np.array([1, 1, 1])
-    )
-    assert accuracy_metric(prediction) == {"accuracy": pytest.approx(2 / 3)}

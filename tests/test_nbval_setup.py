@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 CELL = (
     "# NBVAL_CHECK_OUTPUT\nimport sys, warnings\nwarnings.warn('a library warning')\n"
@@ -32,8 +33,9 @@ def _run_pytest(folder, *plugin_args):
     )
 
 
+@pytest.mark.slow
 def test_stderr_is_ignored_with_the_course_plugin_and_only_with_it(tmp_path):
-    with_plugin = _run_pytest(tmp_path, "-p", "course_lib.pytest_plugin")
+    with_plugin = _run_pytest(tmp_path, "-p", "course_lib.machinery.pytest_plugin")
     assert with_plugin.returncode == 0, with_plugin.stdout
     without_plugin = _run_pytest(tmp_path)
     assert without_plugin.returncode == 1  # the control: plain nbval compares stderr

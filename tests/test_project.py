@@ -1,12 +1,18 @@
 """The repository keeps its promises: pins agree, the README's commands are CI's, lint is clean."""
 
+import ast
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
-from course_lib.paths import COURSE_ROOT
+import course_lib
+import course_lib.machinery
+from course_lib.machinery.authoring import grading_metadata, read_notebook_json
+from course_lib.machinery.catalog import CATALOG
+from course_lib.machinery.paths import COURSE_ROOT
 
 
 def _requirement_lines(text: str) -> list[str]:
@@ -66,3 +72,78 @@ def test_ruff_is_clean_on_the_package_tests_and_solutions():
         text=True,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+# --- the house: the maps agree with the files, and imports follow the course order ---------------
+
+PACKAGE = COURSE_ROOT / "course_lib"
+
+
+def _module_map(docstring: str) -> list[str]:
+    """The module names a package docstring lists, one per indented line ("    name   ...")."""
+    return re.findall(r"^    ([a-z_0-9]+)\s{2,}", docstring, re.M)
+
+
+def _modules_in(folder: Path) -> set[str]:
+    files = {path.stem for path in folder.glob("*.py")} - {"__init__", "__main__"}
+    packages = {path.parent.name for path in folder.glob("*/__init__.py")}
+    return files | packages
+
+
+def test_the_module_maps_list_exactly_the_modules_present():
+    appendix = _module_map(course_lib.__doc__)
+    assert sorted(appendix) == sorted(_modules_in(PACKAGE) - {"machinery"})
+    machinery = _module_map(course_lib.machinery.__doc__)
+    assert sorted(machinery) == sorted(_modules_in(PACKAGE / "machinery"))
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (COURSE_ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    appendix, machinery = layout.split("course_lib/machinery/", 1)
+    appendix = appendix.split("course_lib/", 1)[1]
+    machinery = machinery.split("benchmarks/", 1)[0]
+    assert _modules_in(PACKAGE) - {"machinery"} <= _words(appendix)
+    assert _modules_in(PACKAGE / "machinery") <= _words(machinery)
+    assert _modules_in(PACKAGE / "machinery" / "bench") <= _words(machinery)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\b[a-z][a-z_0-9]*\b", text))
+
+
+def _imported_course_modules(path: Path) -> set[str]:
+    """The course_lib modules (top-level names) a file of the package imports."""
+    depth = len(path.relative_to(PACKAGE).parts)  # 1 in course_lib/, 2 in course_lib/check/
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == depth:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_every_appendix_module_imports_only_modules_above_it_in_the_map():
+    order = _module_map(course_lib.__doc__)
+    for position, name in enumerate(order):
+        path = PACKAGE / f"{name}.py"
+        for file in [path] if path.exists() else sorted((PACKAGE / name).glob("*.py")):
+            imported = _imported_course_modules(file)
+            assert "machinery" not in imported, f"{file.name} imports the machinery"
+            later = [module for module in imported if order.index(module) >= position]
+            assert not later, f"{name} imports {later}, which come later in the course map"
+
+
+def test_every_solutions_notebook_has_a_catalogue_entry_naming_its_graded_exercises():
+    stems = sorted(path.stem for path in (COURSE_ROOT / "solutions").glob("*.ipynb"))
+    assert [entry.notebook for entry in CATALOG] == stems
+    for entry in CATALOG:
+        cells = read_notebook_json(COURSE_ROOT / "solutions" / f"{entry.notebook}.ipynb")["cells"]
+        checks = [
+            grading_metadata(cell)["grade_id"]
+            for cell in cells
+            if grading_metadata(cell).get("grade") and cell["cell_type"] == "code"
+        ]
+        assert list(entry.exercises) == checks, entry.notebook

@@ -1,9 +1,25 @@
+import math
+
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import course_lib
-from course_lib.training import History, fit, progress_bar, to_device
+from course_lib.training import (
+    TRANSLATION_RECIPE,
+    History,
+    Recipe,
+    adjusted,
+    classification_loss,
+    evaluating,
+    fit,
+    progress_bar,
+    to_device,
+    train,
+    training_summary,
+    warmup_schedule,
+)
 
 
 def _problem(seed=0, n=256):
@@ -222,3 +238,105 @@ def test_history_round_trips_through_a_dict():
         steps=[1, 2], losses=[0.5, 0.4], evaluations=[{"step": 2, "acc": 1.0}], seconds=1.5
     )
     assert History.from_dict(history.to_dict()) == history
+
+
+def test_evaluating_switches_to_eval_without_gradients_and_restores_the_mode_even_on_error():
+    model = _model(dropout=0.5)
+    with evaluating(model):
+        assert not model.training and not torch.is_grad_enabled()
+    assert model.training and torch.is_grad_enabled()
+    model.eval()
+    with pytest.raises(RuntimeError), evaluating(model):
+        raise RuntimeError("a failing evaluation")
+    assert not model.training  # it was in eval mode before: it stays there
+    model.train()
+    with pytest.raises(RuntimeError), evaluating(model):
+        raise RuntimeError("a failing evaluation")
+    assert model.training and torch.is_grad_enabled()
+
+
+def test_warmup_schedule_rises_then_decays():
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    schedule = warmup_schedule(optimizer, warmup_steps=10)
+    rates = []
+    for _ in range(40):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == pytest.approx(0.1) and max(rates) == pytest.approx(1.0)
+    assert rates.index(max(rates)) == 9 and rates[39] == pytest.approx(math.sqrt(10 / 40))
+
+
+def test_a_recipe_is_plain_data_and_unknown_settings_are_refused():
+    assert TRANSLATION_RECIPE == {"steps": 1500, "batch_size": 64, "lr": 1e-3, "grad_clip": 1.0}
+    changed = adjusted(TRANSLATION_RECIPE, steps=10, warmup_steps=5)
+    assert changed["steps"] == 10 and changed["warmup_steps"] == 5 and changed["lr"] == 1e-3
+    assert TRANSLATION_RECIPE["steps"] == 1500  # the original is untouched
+    with pytest.raises(TypeError, match="unknown recipe settings \\['stpes'\\]"):
+        adjusted(TRANSLATION_RECIPE, stpes=10)
+
+
+def _recipe_run(recipe, schedule_steps=None):
+    """(losses, weights) of `train` with `recipe`, and of the same run written out with fit."""
+    loader = DataLoader(_problem(), batch_size=32, shuffle=True)
+    results = []
+    for by_hand in (False, True):
+        course_lib.setup(seed=0)
+        model = _model()
+        if by_hand:
+            kind = torch.optim.AdamW if recipe.get("optimizer") == "adamw" else torch.optim.Adam
+            options = {"weight_decay": recipe["weight_decay"]} if "weight_decay" in recipe else {}
+            optimizer = kind(model.parameters(), lr=recipe["lr"], **options)
+            scheduler = warmup_schedule(optimizer, schedule_steps) if schedule_steps else None
+            history = fit(
+                model,
+                loader,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                steps=recipe.get("steps"),
+                epochs=recipe.get("epochs"),
+                grad_clip=recipe.get("grad_clip"),
+                device="cpu",
+            )
+        else:
+            history = train(model, loader, classification_loss, recipe, device="cpu")
+        results.append((history.losses, [p.detach().clone() for p in model.parameters()]))
+    return results
+
+
+@pytest.mark.parametrize(
+    "recipe, warmup",
+    [
+        (Recipe(steps=12, lr=1e-2, grad_clip=1.0), None),
+        (Recipe(epochs=2, lr=1e-2, optimizer="adamw", weight_decay=0.1, warmup_steps=4), 4),
+    ],
+)
+def test_train_follows_the_recipe_exactly(recipe, warmup):
+    (ours, our_weights), (by_hand, their_weights) = _recipe_run(recipe, warmup)
+    assert ours == by_hand
+    for a, b in zip(our_weights, their_weights, strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_train_needs_a_learning_rate_and_a_known_optimizer():
+    model = _model()
+    batches = [(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))]
+    loss = classification_loss
+    with pytest.raises(ValueError, match="learning rate"):
+        train(model, batches, loss, Recipe(steps=1))
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        train(model, batches, loss, Recipe(steps=1, lr=0.1, optimizer="sgd"))
+
+
+def test_training_summary_finds_the_first_evaluation_over_the_threshold():
+    history = History(
+        steps=list(range(1, 101)),
+        losses=[1.0] * 100,
+        evaluations=[{"step": s, "accuracy": a} for s, a in ((50, 0.9), (75, 0.96), (100, 0.99))],
+        seconds=10.0,
+    )
+    summary = training_summary(history, "accuracy", threshold=0.95)
+    assert summary["steps_to_threshold"] == 75 and summary["seconds_to_threshold"] == 7.5
+    assert summary["ms_per_step"] == 100.0
+    assert training_summary(history, "accuracy", threshold=1.0)["steps_to_threshold"] is None

@@ -1,5 +1,5 @@
 """Parity of the course Transformer with torch.nn (weights copied; float32, atol 1e-5), positional
-encoding, masks, warm-up schedule, and the translation model's decoding."""
+encoding, masks, and the translation model's decoding."""
 
 import math
 
@@ -7,15 +7,24 @@ import pytest
 import torch
 from torch import nn
 
+from course_lib import check
+from course_lib import transformer as reference
 from course_lib.attention import causal_mask, padding_mask
+from course_lib.check.transformer import (
+    BEAM_MISTAKES,
+    ENCODING_MISTAKES,
+    LENGTH_MISTAKES,
+    MASK_MISTAKES,
+)
 from course_lib.transformer import (
     DecoderLayer,
     EncoderLayer,
     TokenEmbedding,
     TransformerStack,
     TranslationTransformer,
+    beam_search,
+    length_normalized,
     positional_encoding,
-    warmup_schedule,
 )
 
 ATOL = 1e-5
@@ -121,19 +130,6 @@ def test_scaled_embeddings_have_unit_size_and_the_default_init_does_not():
     assert default.std().item() > 8  # sqrt(128) ~ 11: it drowns the positional encoding
 
 
-def test_warmup_schedule_rises_then_decays():
-    parameter = nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([parameter], lr=1.0)
-    schedule = warmup_schedule(optimizer, warmup_steps=10)
-    rates = []
-    for _ in range(40):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        schedule.step()
-    assert rates[0] == pytest.approx(0.1) and max(rates) == pytest.approx(1.0)
-    assert rates.index(max(rates)) == 9 and rates[39] == pytest.approx(math.sqrt(10 / 40))
-
-
 def test_translation_transformer_greedy_decoding_is_consistent():
     torch.manual_seed(0)
     model = TranslationTransformer(10, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32).eval()
@@ -152,8 +148,6 @@ def test_translation_transformer_greedy_decoding_is_consistent():
 
 
 def test_beam_search_of_width_one_is_greedy_and_scores_are_the_models_log_probabilities():
-    from course_lib.transformer import beam_search
-
     for seed in range(3):
         torch.manual_seed(seed)
         model = TranslationTransformer(
@@ -179,8 +173,6 @@ def test_beam_search_of_width_one_is_greedy_and_scores_are_the_models_log_probab
 
 
 def test_length_normalisation():
-    from course_lib.transformer import length_normalized
-
     assert length_normalized(-4.0, 4, alpha=0.0) == -4.0
     assert length_normalized(-4.0, 4, alpha=1.0) == -1.0
     # a longer hypothesis with the same per-token quality is no longer penalised
@@ -188,15 +180,6 @@ def test_length_normalisation():
 
 
 def _checkers_04():
-    from course_lib import check
-    from course_lib import transformer as reference
-    from course_lib.check.transformer import (
-        BEAM_MISTAKES,
-        ENCODING_MISTAKES,
-        LENGTH_MISTAKES,
-        MASK_MISTAKES,
-    )
-
     return {
         "positional_encoding": (
             check.positional_encoding,
@@ -236,8 +219,6 @@ def test_notebook_04_reference_passes(name, capsys):
 
 @pytest.mark.parametrize("name, index", _planted_04())
 def test_notebook_04_planted_mistakes_get_their_hint(name, index):
-    from course_lib import check
-
     checker, _, mistakes = _checkers_04()[name]
     with pytest.raises(check.CheckFailed) as failure:
         checker(mistakes[index].wrong_implementation)

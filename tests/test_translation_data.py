@@ -1,11 +1,21 @@
-"""The number/date translation data: deterministic, disjoint splits, padding, vocabulary."""
+"""The number/date translation data: deterministic, disjoint splits, padding, vocabulary; and the
+translators' shared decoding and report (seq2seq), with the saved-results API they use."""
+
+import os
 
 import pytest
 import torch
 
+from course_lib.attention import AttentionSeq2SeqGRU
+from course_lib.data import LengthGroupedBatches
+from course_lib.machinery import results
+from course_lib.multi_head_attention import MultiHeadAttentionSeq2SeqGRU
+from course_lib.rnn import Seq2SeqGRU
+from course_lib.seq2seq import TranslationReport, Translator, predict
+from course_lib.training import TRANSLATION_RECIPE, History
+from course_lib.transformer import TranslationTransformer
 from course_lib.translation_data import (
     PAD_ID,
-    LengthGroupedBatches,
     Vocab,
     collate,
     detokenize,
@@ -17,8 +27,6 @@ from course_lib.translation_data import (
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    import os
-
     os.environ["COURSE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     try:
         yield load_number_translation(
@@ -130,9 +138,6 @@ def test_unshuffled_loader_limits_and_sorts_by_length(small):
 
 
 def test_predict_decodes_shortest_first_but_returns_the_split_order(small):
-    from course_lib.seq2seq import predict
-    from course_lib.transformer import TranslationTransformer
-
     torch.manual_seed(0)
     model = TranslationTransformer(
         len(small.source_vocab), len(small.target_vocab), d_model=16, num_heads=2, d_ff=32
@@ -155,10 +160,9 @@ def test_predict_decodes_shortest_first_but_returns_the_split_order(small):
     assert predict(model, small, "test", limit=0) == ([], [], [])
 
 
-def test_reports_round_trip_with_their_training_summary(tmp_path, monkeypatch):
-    from course_lib.seq2seq import TranslationReport, load_report, save_report
-    from course_lib.training import History
-
+def test_reports_round_trip_through_the_results_api_with_their_training_summary(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
     history = History(
         steps=[1, 2, 3, 4],
@@ -170,9 +174,40 @@ def test_reports_round_trip_with_their_training_summary(tmp_path, monkeypatch):
         ],
     )
     report = TranslationReport(0.9, 80.0, {"1-10": 1.0}, {"1-10": 5}, [("a", "b", "c")])
-    save_report("model", report, history)
-    loaded = load_report("model")
+    results.save("model", report.to_dict(history), key=TRANSLATION_RECIPE)
+    loaded = TranslationReport.from_dict(results.load("model", key=TRANSLATION_RECIPE))
     assert loaded.exact_match == 0.9 and loaded.examples == []
     assert loaded.training["steps_to_threshold"] == 4
     assert loaded.training["ms_per_step"] == pytest.approx(500.0)
-    assert load_report("missing") is None
+    assert results.load("missing") is None
+    other_recipe = {**TRANSLATION_RECIPE, "steps": 10}
+    assert results.load("model", key=other_recipe) is None  # saved under another recipe
+
+
+def test_headline_results_are_recorded_replaced_and_forgotten(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    results.record("04", "translate", "exact match", 96.44, 0.0, "copy the input")
+    results.record("04", "translate", "exact match", 97.0, 0.0, "copy the input")
+    results.record("04", "beam", "exact match", 98.0, 0.0, "copy the input")
+    assert [(row["task"], row["value"]) for row in results.recorded("04")] == [
+        ("translate", 97.0),
+        ("beam", 98.0),
+    ]
+    results.forget("04")
+    assert results.recorded("04") == [] and results.recorded("05") == []
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [Seq2SeqGRU, AttentionSeq2SeqGRU, MultiHeadAttentionSeq2SeqGRU, TranslationTransformer],
+    ids=lambda kind: kind.__name__,
+)
+def test_every_translator_offers_the_translator_interface(kind):
+    torch.manual_seed(0)
+    model = kind(9, 11).eval()
+    assert isinstance(model, Translator)
+    source, lengths = torch.tensor([[4, 5, 6], [7, 8, 0]]), torch.tensor([3, 2])
+    target_input = torch.tensor([[1, 4, 5, 6], [1, 7, 0, 0]])
+    assert model(source, lengths, target_input).shape == (2, 4, 11)
+    ids = model.greedy_decode(source, lengths, max_len=5, bos_id=1, eos_id=2)
+    assert ids.shape[0] == 2 and ids.shape[1] <= 5 and ids.dtype == torch.long

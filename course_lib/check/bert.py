@@ -14,7 +14,7 @@ import random
 import torch
 
 from .. import bert as reference
-from ..bert import IGNORE
+from ..data import IGNORE_INDEX
 from .framework import (
     Case,
     CheckFailed,
@@ -123,7 +123,7 @@ def _require_fresh_draws(
     """Another seed must choose other positions (about 15% of 15% in common, not the same ones),
     and random replacements must not be a function of the original tokens."""
     other_inputs, other_labels = _mask(fn, ids, special, mask_id, vocab_size, 12345)
-    chosen, other = labels != IGNORE, other_labels != IGNORE
+    chosen, other = labels != IGNORE_INDEX, other_labels != IGNORE_INDEX
     both = _share(chosen & other, ~special)
     if both > 0.05:  # independent draws give 0.15 * 0.15 = 2.25%
         raise CheckFailed(
@@ -146,7 +146,7 @@ def _require_fresh_draws(
 
 
 def _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size) -> None:
-    chosen = labels != IGNORE
+    chosen = labels != IGNORE_INDEX
     if chosen.float().mean() > 0.9:
         raise CheckFailed(
             f"{where}: labels hold a token at almost every position: only the chosen ones get "
@@ -157,7 +157,7 @@ def _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size) -> 
             f"{where}: special tokens ([CLS], [SEP], [PAD]) were chosen for masking; they never "
             "are: leave out the positions where `special` is True"
         )
-    if not torch.equal(labels[~chosen], torch.full_like(labels[~chosen], IGNORE)) or not (
+    if not torch.equal(labels[~chosen], torch.full_like(labels[~chosen], IGNORE_INDEX)) or not (
         torch.equal(labels[chosen], ids[chosen])
     ):
         if (labels == ids).all() or torch.equal(labels[~special], ids[~special]):

@@ -1,7 +1,7 @@
 """Notebook 06's BERT pretraining as a script, to run on one process or many:
 
-    python -m course_lib.pretrain_bert --steps 200
-    torchrun --nproc_per_node=2 -m course_lib.pretrain_bert --steps 200
+    python -m course_lib.machinery.pretrain_bert --steps 200
+    torchrun --nproc_per_node=2 -m course_lib.machinery.pretrain_bert --steps 200
 
 Under torchrun, `fit` trains data-parallel (see `course_lib.distributed`): `--batch-size` is the
 global batch, shared among the processes.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import bert, bert_training, distributed
-from .device import setup
-from .pretraining_data import load_pretraining_corpus
+from .. import bert, bert_training, distributed
+from ..device import setup
+from ..pretraining_data import load_pretraining_corpus
 
 
 def main(argv=None) -> None:

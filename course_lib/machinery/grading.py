@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import nbformat
+
 from .authoring import cell_source, grading_metadata, read_notebook_json
 from .execution import GRADING_ENV_VAR, CellRun, Kernel, kernel_environment
+from .paths import SOLUTIONS_DIR
 
 SKIP_TAG = "grader-skip"  # cell tag: the grader does not run this cell
 CHECK_PREAMBLE = (
@@ -149,8 +153,6 @@ def read_submission(path: Path) -> dict:
             f"the file is larger than {MAX_SUBMISSION_BYTES // 1_000_000} MB: "
             "clear the outputs and submit again"
         )
-    import nbformat
-
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as error:  # nbformat raises many kinds for many kinds of damage
@@ -351,8 +353,6 @@ def _shorten(text: str, limit: int = MAX_FEEDBACK_CHARS) -> str:
 def safe_text(text: str) -> str:
     """A file name that can be printed and written as UTF-8: bytes that are not UTF-8 (names from
     old zip files) are shown as escapes such as \\xe9."""
-    import os
-
     return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
@@ -535,8 +535,6 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
 
 def refuse_inside_grading() -> None:
     """Grading from a notebook that is itself being graded would start kernels without end."""
-    import os
-
     if os.environ.get(GRADING_ENV_VAR):
         raise RuntimeError(
             "the grader does not run inside a notebook that is being graded (that would grade "
@@ -546,8 +544,6 @@ def refuse_inside_grading() -> None:
 
 def grade_file(path: str | Path, solutions_dir: Path | None = None, **options) -> SubmissionResult:
     """Grade one notebook file and print its report: what a learner runs on their own work."""
-    from .paths import SOLUTIONS_DIR
-
     refuse_inside_grading()
     path = Path(path)
     if not path.exists():
@@ -564,8 +560,6 @@ def grade_this_notebook(default: str, solutions_dir: Path | None = None) -> Subm
     In JupyterLab that is the open notebook, whatever its name (a renamed or duplicated copy
     included); run headless, where the kernel can't know, it is the file `default`.
     """
-    import os
-
     session = os.environ.get("JPY_SESSION_NAME", "")
     path = session if session.endswith(".ipynb") and Path(session).exists() else default
     return grade_file(path, solutions_dir)

@@ -5,11 +5,16 @@
 - nbval compares the outputs of `# NBVAL_CHECK_OUTPUT` cells; we leave out what a kernel writes to
   stderr (library warnings, deprecation notices), which differs between machines and versions and
   says nothing about the lesson.
+- The test tiers: every notebook run by nbval is marked `slow`, like the tests that grade whole
+  notebooks or start several processes, so that `pytest -m "not slow"` is the fast tier.
 """
 
 from __future__ import annotations
 
 import os
+
+import pytest
+from nbval.plugin import IPyNbCell
 
 os.environ["COURSE_LIB_QUIET"] = "1"
 
@@ -23,10 +28,9 @@ def _without_stderr(outputs: list) -> list:
 
 
 def pytest_configure(config) -> None:
-    try:
-        from nbval.plugin import IPyNbCell
-    except ImportError:  # nbval not installed: nothing to adjust
-        return
+    config.addinivalue_line(
+        "markers", "slow: runs notebooks, grades whole notebooks or starts several processes"
+    )
     if getattr(IPyNbCell.compare_outputs, "ignores_stderr", False):
         return
     compare = IPyNbCell.compare_outputs
@@ -36,3 +40,9 @@ def pytest_configure(config) -> None:
 
     compare_outputs.ignores_stderr = True
     IPyNbCell.compare_outputs = compare_outputs
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            item.add_marker(pytest.mark.slow)

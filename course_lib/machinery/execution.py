@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 
+import nbformat
+import psutil
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from nbclient import NotebookClient
 
 OUTPUT_LIMIT = 20_000  # characters of a cell's text output kept (the last ones: verdicts come last)
 INTERRUPT_GRACE_SECONDS = 5.0  # after an interrupt, how long a cell has to stop before a kill
@@ -209,8 +212,6 @@ class _KernelDied(Exception):
 def _kill_children(manager: KernelManager) -> None:
     """Best effort: end processes the kernel started (a cell may leave some running)."""
     try:
-        import psutil
-
         process = manager.provisioner.process if manager.provisioner else None
         if process is None:
             return
@@ -226,9 +227,6 @@ def execute_notebook(path: Path, *, timeout: float = 600, output_path: Path | No
     Raises nbclient's CellExecutionError at the first failing cell. Writes the executed notebook
     to `output_path` when given. Returns the wall time in seconds.
     """
-    import nbformat
-    from nbclient import NotebookClient
-
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,

@@ -1,0 +1,134 @@
+"""The course's notebooks, one entry each: the single source of what the README's notebook table
+says about them (times and memory come from the benchmark). A new notebook gets its entry here;
+tests/test_project.py checks that every solutions notebook has one and that the exercises named
+are the notebook's graded checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    notebook: str  # the file stem in solutions/ and notebooks/, e.g. "04_transformer"
+    title: str
+    builds: str  # what the learner builds and sees, for the README's table
+    exercises: dict[str, str]  # grade_id of each graded check -> its name for people
+
+    @property
+    def number(self) -> str:
+        return self.notebook.split("_", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.notebook.split("_", 1)[1]
+
+
+CATALOG = (
+    Entry(
+        "00_orientation",
+        "Orientation",
+        "environment check, the exercise → check → grade loop, softmax, the `fit` training loop",
+        {"softmax": "softmax"},
+    ),
+    Entry(
+        "01_rnn_baselines",
+        "RNN baselines",
+        "RNN and GRU steps from scratch (parity with `torch.nn`), LSTM, the vanishing gradient, "
+        "a GRU encoder–decoder on English→French number phrases and its length bottleneck, "
+        "sequential cost",
+        {"rnn-cell-step": "RNN step", "gru-cell-step": "GRU step"},
+    ),
+    Entry(
+        "02_attention",
+        "Attention",
+        "scaled dot-product and additive attention, padding and causal masks, the three kinds "
+        "of attention, the GRU translator with attention, attention heatmaps",
+        {
+            "scaled-dot-product-attention": "scaled dot-product attention",
+            "padding-mask": "padding mask",
+            "causal-mask": "causal mask",
+        },
+    ),
+    Entry(
+        "03_multi_head_attention",
+        "Multi-head attention",
+        "split/merge heads, `MultiHeadAttention` (parity with `torch.nn.MultiheadAttention`, "
+        "fast path), heads as an axis vs a loop (timed), per-head heatmaps of a trained "
+        "translator",
+        {
+            "split-heads": "split heads",
+            "merge-heads": "merge heads",
+            "multi-head-attention-forward": "MHA forward",
+        },
+    ),
+    Entry(
+        "04_transformer",
+        "The Transformer",
+        "sinusoidal positional encoding, encoder and decoder layers (post-norm and pre-norm; "
+        "parity with `torch.nn.Transformer`), warm-up, label smoothing, greedy and beam search, "
+        "BLEU, the Transformer against the GRU with attention, the embedding-scale pitfall",
+        {
+            "positional-encoding": "positional encoding",
+            "decoder-mask": "decoder mask",
+            "beam-step": "beam step",
+            "length-normalized": "length-normalised score",
+        },
+    ),
+    Entry(
+        "05_transformer_summarizer",
+        "A decoder-only summarizer",
+        "docstring summarisation data and a byte-level BPE tokenizer, a decoder-only (GPT-style) "
+        "LM (parity with `torch.nn`), a loss on the summary only vs on every token, greedy "
+        "generation, ROUGE beside the first-words baseline",
+        {"summary-loss-mask": "summary loss mask", "generate": "generation loop"},
+    ),
+    Entry(
+        "06_bert_pretraining",
+        "BERT pretraining",
+        "transfer learning (feature-based vs fine-tuning) and the word2vec → T5 timeline, a "
+        "WordPiece tokenizer, BERT's input (tokens, segments, positions), MLM masking and NSP "
+        "pairs, a BERT (parity with `transformers`) pretrained on Wikipedia and news text from "
+        "gensim, cross-validated fine-tuning on 200 review sentences",
+        {"mask-tokens": "MLM masking", "nsp-pair": "NSP pairs"},
+    ),
+    Entry(
+        "06b_bert_real_weights",
+        "BERT with real weights",
+        "the real MiniLM checkpoint in the course's BERT (matches `transformers.BertModel`), "
+        "frozen features + logistic regression against fine-tuning, what pretraining at scale "
+        "buys",
+        {"mean-pool": "mean pooling"},
+    ),
+    Entry(
+        "07_t5_multitask",
+        "T5 multitask",
+        "text-to-text framing of five tasks built from offline data, a Unigram tokenizer with "
+        "sentinels, span corruption, a T5 (relative position bias, RMSNorm, no biases; parity "
+        "with `transformers`), examples-proportional, capped and temperature mixing, "
+        "span-corruption pretraining then one model trained on all five tasks, a GLUE-style "
+        "table against trivial baselines",
+        {"format_example": "prefix formatting", "span_corruption": "span corruption"},
+    ),
+    Entry(
+        "08_hugging_face",
+        "The Hugging Face stack",
+        "`pipeline` on the local MiniLM checkpoint (matches the course's BERT), `tokenizers` "
+        "(offsets, special tokens, training one), `datasets` (`map`, `filter`, formats), a "
+        "collate function equal to `DataCollatorWithPadding`, `Trainer` fine-tuning over 5 "
+        "folds, save and reload",
+        {"collate": "collate"},
+    ),
+)
+
+
+def entry(notebook: str) -> Entry:
+    """The catalogue entry of a notebook (by its file stem)."""
+    for item in CATALOG:
+        if item.notebook == notebook:
+            return item
+    raise KeyError(
+        f"{notebook} has no entry in course_lib/machinery/catalog.py: add one (title, what it "
+        "builds, its graded exercises)"
+    )

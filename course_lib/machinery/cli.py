@@ -1,0 +1,149 @@
+"""The command line, `python -m course_lib COMMAND`, for authors, instructors and graders.
+
+build-notebooks [--check]     generate notebooks/ from solutions/ (or check it is in sync)
+grade PATH [--json F] [--csv F] [--timeout S] [--notebook NAME]
+                              grade one submission or a folder of them
+run [NOTEBOOK ...] [--inplace] execute the solutions notebooks headless, one at a time, timed
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from .authoring import AuthoringError, build_notebooks
+from .execution import execute_notebook
+from .grading import format_result, grade, write_csv, write_json
+from .paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
+
+
+def _build(args: argparse.Namespace) -> int:
+    try:
+        result = build_notebooks(Path(args.solutions), Path(args.notebooks), check=args.check)
+    except AuthoringError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.check:
+        if result.stale:
+            for line in result.stale:
+                print(f"stale: {line}", file=sys.stderr)
+            print("run `python -m course_lib build-notebooks` to regenerate them", file=sys.stderr)
+            return 1
+        print(f"notebooks/ is in sync with {args.solutions}")
+        return 0
+    for path in result.written:
+        print(f"wrote {path}")
+    for line in result.stale:
+        if "has no source" in line:
+            print(f"warning: {line}", file=sys.stderr)
+    if not result.written:
+        print("notebooks/ was already up to date")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    target = Path(args.path)
+    if not target.exists():
+        print(f"error: {target} does not exist", file=sys.stderr)
+        return 2
+    for option, value in (("--json", args.json), ("--csv", args.csv)):
+        if value and not Path(value).resolve().parent.is_dir():
+            print(f"error: {option} {value}: its folder does not exist", file=sys.stderr)
+            return 2
+    outputs = {Path(path).resolve() for path in (args.json, args.csv) if path}
+    results = grade(
+        target,
+        Path(args.solutions),
+        cell_timeout=args.timeout,
+        max_seconds=args.max_seconds,
+        notebook_name=args.notebook,
+        exclude=outputs,
+        on_result=lambda result: print(format_result(result), flush=True),
+    )
+    if not results:
+        print(f"error: no submissions found in {target}", file=sys.stderr)
+        return 2
+    if args.json:
+        write_json(results, Path(args.json))
+    if args.csv:
+        write_csv(results, Path(args.csv))
+    graded = sum(result.error is None for result in results)
+    print(f"graded {graded} of {len(results)} submission(s)")
+    return 0 if graded == len(results) else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    solutions = Path(args.solutions)
+    paths = []
+    for given in map(Path, args.notebooks or [solutions]):  # a folder means its notebooks
+        paths += sorted(given.glob("*.ipynb")) if given.is_dir() else [given]
+    total, failed = 0.0, 0
+    for path in paths:
+        print(f"{path.name} ...", end=" ", flush=True)
+        try:
+            seconds = execute_notebook(
+                path, timeout=args.timeout, output_path=path if args.inplace else None
+            )
+        except Exception as error:
+            failed += 1
+            lines = [line for line in str(error).strip().splitlines() if line.strip()]
+            detail = "\n    ".join(lines[-3:]) or repr(error)
+            print(f"FAILED: {type(error).__name__}:\n    {detail}")
+            continue
+        total += seconds
+        print(f"{seconds:.1f} s")
+    print(f"{len(paths) - failed} of {len(paths)} notebooks ran, {total:.1f} s in all")
+    return 1 if failed else 0
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse turns the error into a usage message)."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--solutions",
+        default=str(SOLUTIONS_DIR),
+        help="the solutions folder (default: %(default)s)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build-notebooks", help="generate notebooks/ from solutions/")
+    build.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
+    build.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="default: %(default)s")
+    build.set_defaults(handler=_build)
+
+    grade = commands.add_parser("grade", help="grade a submission or a folder of submissions")
+    grade.add_argument("path", help="a submitted .ipynb, or a folder of submissions")
+    grade.add_argument("--json", help="write results as JSON to this file")
+    grade.add_argument("--csv", help="write one CSV row per submission to this file")
+    grade.add_argument(
+        "--timeout", type=_seconds, default=120, help="seconds per cell (%(default)s)"
+    )
+    grade.add_argument(
+        "--max-seconds", type=_seconds, default=1800, help="seconds per submission (%(default)s)"
+    )
+    grade.add_argument("--notebook", help="course notebook name, if it can't be told from files")
+    grade.set_defaults(handler=_grade)
+
+    run = commands.add_parser("run", help="execute solutions notebooks headless, timed")
+    run.add_argument(
+        "notebooks", nargs="*", help="notebooks or folders; default: every notebook in solutions/"
+    )
+    run.add_argument("--inplace", action="store_true", help="save the outputs (authoring)")
+    run.add_argument("--timeout", type=_seconds, default=600, help="seconds per cell (%(default)s)")
+    run.set_defaults(handler=_run)
+
+    args = parser.parse_args(argv)
+    return args.handler(args)
