@@ -99,6 +99,11 @@ def _lee_documents() -> list[dict]:
     return documents
 
 
+def document_sentences(document: dict) -> list[str]:
+    """A document's sentences in order, across its paragraphs."""
+    return [sentence for paragraph in document["paragraphs"] for sentence in paragraph]
+
+
 @dataclass
 class PretrainingCorpus:
     """Documents (each a list of paragraphs, each a list of sentences) per split, and the
@@ -108,13 +113,15 @@ class PretrainingCorpus:
     splits: dict  # "train" / "validation" -> list of {"source", "title", "paragraphs"}
     tokenizer: object
 
-    def sentences(self, split: str) -> list[list[str]]:
-        """Each document of `split` as one list of its sentences, in order."""
+    def sentences(self, split: str, source: str | None = None) -> list[list[str]]:
+        """Each document of `split` (only those of `source`, "wikipedia" or "lee", if given) as
+        one list of its sentences, in order."""
         if split not in self.splits:
             raise KeyError(f"unknown split {split!r}; the splits are train, validation")
         return [
-            [sentence for paragraph in document["paragraphs"] for sentence in paragraph]
+            document_sentences(document)
             for document in self.splits[split]
+            if source is None or document["source"] == source
         ]
 
     @property
@@ -148,12 +155,7 @@ def _build(folder: Path, vocab_size: int) -> None:
     for document in _wikipedia_documents() + _lee_documents():
         splits[hash_split(document["title"], test=0, validation=1)].append(document)
     (folder / "documents.json").write_text(json.dumps(splits))
-    texts = [
-        sentence
-        for document in splits["train"]
-        for paragraph in document["paragraphs"]
-        for sentence in paragraph
-    ]
+    texts = [sentence for document in splits["train"] for sentence in document_sentences(document)]
     _train_wordpiece(texts, vocab_size).save(str(folder / "tokenizer.json"))
 
 
@@ -241,11 +243,7 @@ def nsp_examples(corpus: PretrainingCorpus, split: str, seed: int) -> list[tuple
     rng = random.Random(seed)
     examples = []
     for source in ("wikipedia", "lee"):
-        documents = [
-            [sentence for paragraph in document["paragraphs"] for sentence in paragraph]
-            for document in corpus.splits[split]
-            if document["source"] == source
-        ]
+        documents = corpus.sentences(split, source)
         examples += [
             nsp_pair(documents, document, sentence, rng)
             for document, sentences in enumerate(documents)

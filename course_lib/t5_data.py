@@ -155,6 +155,13 @@ def round_like_stsb(score: float) -> str:
     return f"{round(score * 5) / 5:.1f}"
 
 
+def parse_score(text: str, default: float) -> float:
+    """The number a similarity answer starts with, or `default` when there is none (the inverse
+    of `round_like_stsb`, for scoring)."""
+    match = re.match(r"\s*(\d+(?:\.\d+)?)", text)
+    return float(match.group(1)) if match else default
+
+
 def to_text(task: str, example: dict) -> tuple[str, str]:
     """(input text, target text) of one example of `task` (see the table in the notebook)."""
     if task == "translate":
@@ -541,10 +548,3 @@ def _train_unigram(texts, vocab_size: int):
     tokenizer.add_special_tokens([sentinel(i) for i in range(NUM_SENTINELS)])
     assert [tokenizer.token_to_id(t) for t in (PAD, EOS, UNK)] == [PAD_ID, EOS_ID, UNK_ID]
     return tokenizer
-
-
-def parse_score(text: str, default: float) -> float:
-    """The number a similarity answer starts with, or `default` when there is none (the inverse
-    of `round_like_stsb`, for scoring)."""
-    match = re.match(r"\s*(\d+(?:\.\d+)?)", text)
-    return float(match.group(1)) if match else default
