@@ -19,8 +19,10 @@ Dataset card: pretraining corpus
 - **Size**: 406 documents (361 train, 45 validation), 24,307 sentences, about half a million
   words. Sentences shorter than 3 words (fragments, mostly) are dropped, so a "next" sentence
   occasionally skips one.
-- **Tokenizer**: WordPiece, 8,000 tokens, lower-cased, trained on the train documents with
-  Hugging Face `tokenizers`; special tokens [PAD] (id 0), [UNK], [CLS], [SEP], [MASK].
+- **Tokenizer**: WordPiece, 8,000 tokens, lower-cased, learned from the train documents by
+  `wordpiece_vocabulary` (byte-pair merges, as Hugging Face's trainer learns them, with ties
+  broken by spelling, so that every build gives the same vocabulary) and run by Hugging Face
+  `tokenizers`; special tokens [PAD] (id 0), [UNK], [CLS], [SEP], [MASK].
 
 Dataset card: sentiment task
 ----------------------------
@@ -37,10 +39,13 @@ Built in a few seconds on first use, then read from the course cache (`data.cach
 from __future__ import annotations
 
 import bz2
+import heapq
 import json
 import random
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 
@@ -58,7 +63,7 @@ PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
 WIKIPEDIA = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE = "lee_background.cor"
 POLARITY = "pang_lee_polarity.cor"
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2  # bump when the corpus or its tokenizer changes, so old caches are not reused
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -160,20 +165,98 @@ def _build(folder: Path, vocab_size: int) -> None:
 
 
 def _train_wordpiece(texts, vocab_size: int):
-    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = tokenizers.decoders.WordPiece()
-    trainer = tokenizers.trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIALS), show_progress=False
+    """The course's WordPiece tokenizer for `texts`: BERT's normaliser (lower case, accents
+    stripped) and pre-tokeniser (words and punctuation), the vocabulary of `wordpiece_vocabulary`,
+    and [CLS] A [SEP] (B [SEP]) around the tokens."""
+    normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
+    words = Counter(
+        word
+        for text in texts
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
     )
-    tokenizer.train_from_iterator(texts, trainer)
+    vocabulary = wordpiece_vocabulary(words, vocab_size, SPECIALS)
+    model = tokenizers.models.WordPiece(
+        {token: index for index, token in enumerate(vocabulary)}, unk_token="[UNK]"
+    )
+    tokenizer = tokenizers.Tokenizer(model)
+    tokenizer.normalizer, tokenizer.pre_tokenizer = normalizer, pre_tokenizer
+    tokenizer.decoder = tokenizers.decoders.WordPiece()
+    tokenizer.add_special_tokens(list(SPECIALS))
     tokenizer.post_processor = tokenizers.processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)],
     )
     return tokenizer
+
+
+def wordpiece_vocabulary(
+    words: Counter, vocab_size: int, specials: tuple[str, ...], prefix: str = "##"
+) -> list[str]:
+    """WordPiece's vocabulary, learned from word counts as BERT's tokenizers learn it.
+
+    Every word starts as its characters, the ones after the first marked as continuations
+    ("token" -> t ##o ##k ##e ##n). The vocabulary starts with `specials` and every such piece;
+    then, until it holds `vocab_size` tokens, the most frequent pair of neighbouring pieces over
+    all words is merged into one new token (t + ##o -> to, ##k + ##e -> ##ke), which replaces the
+    pair wherever it stands. Ties go to the pair that comes first by spelling, so the same words
+    always give the same vocabulary (Hugging Face's trainer breaks ties in the order of a hash
+    table, which changes from run to run).
+    """
+    spelled = [[word[0], *(prefix + letter for letter in word[1:])] for word in words]
+    counts = list(words.values())
+    vocabulary = list(specials)
+    vocabulary += sorted({piece for pieces in spelled for piece in pieces} - set(specials))
+    pair_counts: Counter = Counter()
+    where: dict[tuple[str, str], set[int]] = defaultdict(set)  # pair -> words that hold it
+    for index, pieces in enumerate(spelled):
+        for pair in pairwise(pieces):
+            pair_counts[pair] += counts[index]
+            where[pair].add(index)
+    queue = [(-count, *pair) for pair, count in pair_counts.items()]
+    heapq.heapify(queue)
+    known = set(vocabulary)
+    while len(vocabulary) < vocab_size and queue:
+        negative_count, first, second = heapq.heappop(queue)
+        pair = (first, second)
+        if pair_counts.get(pair, 0) != -negative_count:  # counted before a merge changed it
+            continue
+        merged = first + second.removeprefix(prefix)
+        if merged not in known:
+            vocabulary.append(merged)
+            known.add(merged)
+        for index in sorted(where.pop(pair)):
+            before = spelled[index]
+            after = _merge_pair(before, pair, merged)
+            old_pairs, new_pairs = Counter(pairwise(before)), Counter(pairwise(after))
+            for changed in old_pairs.keys() | new_pairs.keys():
+                difference = new_pairs[changed] - old_pairs[changed]
+                if difference == 0:
+                    continue
+                pair_counts[changed] += difference * counts[index]
+                if new_pairs[changed]:
+                    where[changed].add(index)
+                elif changed != pair:
+                    where[changed].discard(index)
+                if pair_counts[changed] > 0 and changed != pair:
+                    heapq.heappush(queue, (-pair_counts[changed], *changed))
+            spelled[index] = after
+        del pair_counts[pair]
+    return vocabulary
+
+
+def _merge_pair(pieces: list[str], pair: tuple[str, str], merged: str) -> list[str]:
+    """`pieces` with every occurrence of `pair`, left to right, replaced by `merged`."""
+    result, position = [], 0
+    while position < len(pieces):
+        if position + 1 < len(pieces) and (pieces[position], pieces[position + 1]) == pair:
+            result.append(merged)
+            position += 2
+        else:
+            result.append(pieces[position])
+            position += 1
+    return result
 
 
 # --- the two pretraining tasks: masked words and next sentences ------------------------------

@@ -72,7 +72,7 @@ PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 NUM_SENTINELS = 32
 TASKS = ("translate", "summarize", "topic", "question", "similarity")
 SPLITS = ("train", "validation", "test")
-DATA_VERSION = 6  # bump when the data changes, so old caches are not reused
+DATA_VERSION = 7  # bump when the data changes, so old caches are not reused
 SUMMARY_SOURCE_LEN = 32  # a docstring's first sentences: where its summary mostly comes from
 SHORT = 24  # inputs of at most this many tokens are batched apart from the longer ones
 
@@ -545,6 +545,25 @@ def _train_unigram(texts, vocab_size: int):
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
+    tokenizer = _in_a_fixed_order(tokenizer, specials=3)
     tokenizer.add_special_tokens([sentinel(i) for i in range(NUM_SENTINELS)])
     assert [tokenizer.token_to_id(t) for t in (PAD, EOS, UNK)] == [PAD_ID, EOS_ID, UNK_ID]
     return tokenizer
+
+
+def _in_a_fixed_order(tokenizer, specials: int):
+    """The same Unigram tokenizer with its pieces in a fixed order: the `specials` first, then by
+    score (rounded), then by spelling. The trainer learns the same pieces every time, but their
+    scores differ in the last digits, and the rare characters it must keep get made-up scores
+    0.0001 apart in a hash table's order, which changes from run to run; the order decides the
+    ids, and the ids which embedding row each piece gets."""
+    spec = json.loads(tokenizer.to_str())
+    kept, rest = spec["model"]["vocab"][:specials], spec["model"]["vocab"][specials:]
+    rest = [[piece, round(score, 8)] for piece, score in rest]  # [piece, log probability]
+    floor = min((score for piece, score in rest if len(piece) > 1), default=0.0)
+    made_up = [item for item in rest if len(item[0]) == 1 and item[1] < floor]
+    scores = sorted((score for _, score in made_up), reverse=True)
+    for item, score in zip(sorted(made_up), scores, strict=True):
+        item[1] = score
+    spec["model"]["vocab"] = kept + sorted(rest, key=lambda item: (-item[1], item[0]))
+    return tokenizers.Tokenizer.from_str(json.dumps(spec))

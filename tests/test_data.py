@@ -1,0 +1,106 @@
+"""The plumbing every dataset shares (course_lib.data, course_lib.packages), and tokenizers that
+come out the same on every build."""
+
+import sys
+from collections import Counter
+
+import pytest
+import torch
+
+from course_lib import packages
+from course_lib.data import cached_build, hash_split, pad, stable_hash
+from course_lib.pretraining_data import _train_wordpiece, wordpiece_vocabulary
+from course_lib.t5_data import _train_unigram
+
+
+def test_cached_build_builds_once_per_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    builds = []
+
+    def build(folder):
+        builds.append(folder)
+        (folder / "data.txt").write_text("built")
+
+    first = cached_build("toy", {"size": 3}, build)
+    again = cached_build("toy", {"size": 3}, build)
+    other = cached_build("toy", {"size": 4}, build)
+    assert first == again != other and len(builds) == 2
+    assert (first / "data.txt").read_text() == "built"
+    assert first.parent == tmp_path / "datasets"
+
+
+def test_an_interrupted_build_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+
+    def failing(folder):
+        (folder / "half.txt").write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cached_build("toy", {}, failing)
+    assert list((tmp_path / "datasets").iterdir()) == []
+    folder = cached_build("toy", {}, lambda folder: (folder / "whole.txt").write_text("whole"))
+    assert [path.name for path in folder.iterdir()] == ["whole.txt"]
+
+
+def test_hash_split_is_stable_and_near_its_proportions():
+    keys = [f"example {index}" for index in range(5000)]
+    splits = Counter(hash_split(key, test=1, validation=1) for key in keys)
+    assert abs(splits["test"] - 500) < 80 and abs(splits["validation"] - 500) < 80
+    assert hash_split("a key", test=10, validation=10, buckets=100) == hash_split(
+        "a key", test=10, validation=10, buckets=100
+    )
+    assert {hash_split(key, test=0, validation=1) for key in keys} == {"train", "validation"}
+    assert stable_hash("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d"  # SHA-1, any machine
+
+
+def test_pad_puts_each_sequence_at_the_start_of_its_row():
+    assert pad([[5, 6, 7], [8]], value=0).tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert pad([[1], [2, 3]], value=-100).tolist() == [[1, -100], [2, 3]]
+    assert pad([[4]], value=0).dtype == torch.long
+
+
+def test_wordpiece_merges_the_most_frequent_pair_and_breaks_ties_by_spelling():
+    words = Counter({"low": 5, "lower": 2, "newest": 6, "widest": 3})
+    vocabulary = wordpiece_vocabulary(words, vocab_size=24, specials=("[PAD]", "[UNK]"))
+    assert vocabulary[:2] == ["[PAD]", "[UNK]"]
+    letters = vocabulary[2 : vocabulary.index("##es")]
+    assert letters == sorted(letters) and "l" in letters and "##o" in letters
+    # ##e ##s and ##s ##t both occur 9 times: ##es comes first by spelling, then ##est
+    assert vocabulary[vocabulary.index("##es") :][:2] == ["##es", "##est"]
+    assert wordpiece_vocabulary(words, 24, ("[PAD]", "[UNK]")) == vocabulary
+
+
+def test_the_course_tokenizers_come_out_the_same_on_every_build():
+    texts = [
+        f"The {animal} of {place} sat on the {thing} in {year}."
+        for animal in ("cat", "dog", "heron", "lynx", "otter")
+        for place in ("Paris", "Rome", "Ghent", "Oslo")
+        for thing in ("mat", "bench", "quay", "wall")
+        for year in ("1906", "1984")
+    ]
+    assert _train_wordpiece(texts, 120).to_str() == _train_wordpiece(texts, 120).to_str()
+    assert _train_unigram(texts, 100).to_str() == _train_unigram(texts, 100).to_str()
+    tokenizer = _train_wordpiece(texts, 120)
+    encoded = tokenizer.encode("The heron of Ghent", "sat.")
+    assert encoded.tokens[0] == "[CLS]" and encoded.tokens.count("[SEP]") == 2
+    assert encoded.type_ids[-1] == 1 and tokenizer.token_to_id("[MASK]") == 4
+
+
+def test_a_missing_library_names_the_install_command():
+    absent = packages.lazy("a_package_that_is_not_installed", "a-package==1.0")
+    assert "not imported yet" in repr(absent)
+    with pytest.raises(packages.MissingPackageError, match="pip install a-package==1.0"):
+        absent.anything
+    with pytest.raises(packages.MissingPackageError, match="requirements.txt"):
+        packages.package_folder("a_package_that_is_not_installed", "a-package==1.0")
+
+
+def test_package_files_are_found_without_importing_the_package():
+    was_imported = "gensim" in sys.modules
+    path = packages.gensim_test_data("questions-words.txt")
+    assert path.exists() and path.parent.name == "test_data"
+    assert ("gensim" in sys.modules) == was_imported
+    assert (packages.minilm_folder() / "config.json").exists()
+    with pytest.raises(FileNotFoundError, match="missing from gensim's test data"):
+        packages.gensim_test_data("no_such_file.txt")
