@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import torch
 
+from . import metrics
 from . import pretraining_data as text
 from .bert import BertForPretraining, classification_loss, pretraining_loss
 from .device import choose_device
@@ -31,17 +32,20 @@ from .training import (
 def pretraining_accuracy(model: BertForPretraining, batches) -> dict[str, float]:
     """MLM accuracy (at the [MASK] positions) and NSP accuracy of `model` on `batches`."""
     device = next(model.parameters()).device
-    mlm_right = mlm_total = nsp_right = nsp_total = 0
+    words, word_answers, pairs, pair_answers = [], [], [], []
     with evaluating(model):
         for batch in batches:
             batch = to_device(batch, device)
             hidden = text.hidden_answers(batch)
             mlm_scores, nsp_scores = model(batch.inputs, batch.segments, batch.padding, hidden)
-            mlm_right += (mlm_scores.argmax(-1) == batch.labels[hidden]).sum().item()
-            mlm_total += hidden.sum().item()
-            nsp_right += (nsp_scores.argmax(-1) == batch.is_random).sum().item()
-            nsp_total += len(batch.is_random)
-    return {"MLM accuracy": mlm_right / mlm_total, "NSP accuracy": nsp_right / nsp_total}
+            words += mlm_scores.argmax(-1).tolist()
+            word_answers += batch.labels[hidden].tolist()
+            pairs += nsp_scores.argmax(-1).tolist()
+            pair_answers += batch.is_random.tolist()
+    return {
+        "MLM accuracy": metrics.accuracy(words, word_answers),
+        "NSP accuracy": metrics.accuracy(pairs, pair_answers),
+    }
 
 
 def pretrain(
@@ -114,5 +118,5 @@ def cross_validate(
         test_ids, test_padding = text.trimmed(ids, padding, test_rows)
         with evaluating(model):
             predicted = model(test_ids.to(device), padding=test_padding.to(device)).argmax(-1)
-        accuracies.append((predicted.cpu() == labels_tensor[test_rows]).float().mean().item())
+        accuracies.append(metrics.accuracy(predicted.tolist(), labels_tensor[test_rows].tolist()))
     return accuracies

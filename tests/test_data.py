@@ -91,7 +91,7 @@ def test_a_missing_library_names_the_install_command():
     absent = packages.lazy("a_package_that_is_not_installed", "a-package==1.0")
     assert "not imported yet" in repr(absent)
     with pytest.raises(packages.MissingPackageError, match="pip install a-package==1.0"):
-        absent.anything
+        _ = absent.anything
     with pytest.raises(packages.MissingPackageError, match="requirements.txt"):
         packages.package_folder("a_package_that_is_not_installed", "a-package==1.0")
 

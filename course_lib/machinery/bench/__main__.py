@@ -14,7 +14,7 @@ from . import __doc__ as PACKAGE_DOC
 from . import measurements
 from .gpu import gpu_throughput
 from .implementation import implementation_cost
-from .notebooks import merged_rows, run_notebooks, run_one_notebook
+from .notebooks import merged_rows, reference_step_ms, run_notebooks, run_one_notebook
 from .readme import generated_readme, gpu_table, implementation_table, quality_table
 
 
@@ -29,11 +29,21 @@ def _time_notebooks(parser, only: list[str] | None, inplace: bool) -> None:
             )
         paths = [path for path in paths if path.stem in only]
     rows = run_notebooks(paths, inplace)
-    if only:  # keep the other notebooks' rows from the last full run
-        earlier = (measurements.load("notebooks") or {"rows": []})["rows"]
+    step_ms = reference_step_ms()  # from notebook 01's run here (this one, or an earlier one)
+    earlier = measurements.load("notebooks")
+    if only and earlier is not None:  # keep the other notebooks' rows from the last full run
+        if earlier["machine"] != measurements.machine():
+            print(f"note: the other rows were measured on {earlier['machine']}")
         every = [path.stem for path in sorted(SOLUTIONS_DIR.glob("*.ipynb"))]
-        rows = merged_rows(earlier, rows, every)
-    measurements.save("notebooks", {"machine": measurements.machine(), "rows": rows})
+        rows = merged_rows(earlier["rows"], rows, every)
+    measurements.save(
+        "notebooks",
+        {
+            "machine": measurements.machine(),
+            "reference_step_ms": None if step_ms is None else round(step_ms, 1),
+            "rows": rows,
+        },
+    )
     print(quality_table(rows))
 
 

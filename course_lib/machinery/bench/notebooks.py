@@ -13,8 +13,11 @@ from pathlib import Path
 
 import psutil
 
+from ... import training
 from .. import results
 from ..execution import execute_notebook
+
+REFERENCE_REPORT = "01_gru_no_attention"  # what notebook 01 saves, with its training speed
 
 
 def run_one_notebook(path: Path, inplace: bool = False) -> dict:
@@ -93,3 +96,10 @@ def merged_rows(earlier: list[dict], fresh: list[dict], order: list[str]) -> lis
     by_notebook = {row["notebook"]: row for row in earlier}
     by_notebook.update({row["notebook"]: row for row in fresh})
     return [by_notebook[name] for name in order if name in by_notebook]
+
+
+def reference_step_ms() -> float | None:
+    """Milliseconds per training step of notebook 01's GRU translator (the course's translation
+    recipe), as notebook 01 measured them on its last run here; None if it has not run."""
+    saved = results.load(REFERENCE_REPORT, key=training.TRANSLATION_RECIPE)
+    return saved["training"]["ms_per_step"] if saved else None

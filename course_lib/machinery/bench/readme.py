@@ -70,6 +70,27 @@ def notebook_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def timing_note(notebooks: dict) -> str:
+    """The footnote of the notebook table: where the times were measured, how fast that machine
+    is (notebook 01's training step), and the series' time there and scaled to the machine the
+    budgets were set on."""
+    total = sum(row["seconds"] for row in notebooks["rows"])
+    note = (
+        "\\* Wall time and peak memory of the solutions notebook executed headless "
+        "(`python -m course_lib.machinery.bench --notebooks`) on "
+        f"{notebooks['machine']}: {total / 60:.1f} minutes for the series."
+    )
+    step_ms = notebooks.get("reference_step_ms")
+    if step_ms is None:
+        return note
+    scaled = measurements.scaled_to_budget_machine(total, step_ms)
+    return (
+        f"{note} There notebook 01's training step took {step_ms:.0f} ms, against "
+        f"{measurements.BUDGET_MACHINE_STEP_MS:.0f} ms on the machine the budgets below were set "
+        f"on: scaled to that machine, {scaled / 60:.1f} minutes."
+    )
+
+
 def one_decimal(value: float) -> str:
     """`value` rounded half up to 1 decimal, as a person would: 96.35 -> 96.4 (float formatting
     would give 96.3, since 96.35 is stored as 96.34999...)."""
@@ -110,12 +131,9 @@ def generated_readme(text: str) -> str:
     notebooks = measurements.load("notebooks") or {"machine": "—", "rows": []}
     implementation = measurements.load("implementation") or {"machine": "—", "cases": []}
     gpu = measurements.load("gpu")
-    total = sum(row["seconds"] for row in notebooks["rows"])
     sections = {
         "notebooks": notebook_table(notebooks["rows"]),
-        "notebooks-total": "\\* Wall time and peak memory of the solutions notebook executed "
-        "headless (`python -m course_lib.machinery.bench --notebooks`) on "
-        f"{notebooks['machine']}: {total / 60:.1f} minutes for the series.",
+        "notebooks-total": timing_note(notebooks),
         "quality": quality_table(notebooks["rows"]),
         "implementation": f"Measured on {implementation['machine']}:\n\n"
         + implementation_table(implementation["cases"]),
