@@ -72,7 +72,7 @@ PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 NUM_SENTINELS = 32
 TASKS = ("translate", "summarize", "topic", "question", "similarity")
 SPLITS = ("train", "validation", "test")
-DATA_VERSION = 7  # bump when the data changes, so old caches are not reused
+DATA_VERSION = 8  # bump when the data changes, so old caches are not reused
 SUMMARY_SOURCE_LEN = 32  # a docstring's first sentences: where its summary mostly comes from
 SHORT = 24  # inputs of at most this many tokens are batched apart from the longer ones
 
@@ -556,12 +556,18 @@ def _in_a_fixed_order(tokenizer, specials: int):
     score (rounded), then by spelling. The trainer learns the same pieces every time, but their
     scores differ in the last digits, and the rare characters it must keep get made-up scores
     0.0001 apart in a hash table's order, which changes from run to run; the order decides the
-    ids, and the ids which embedding row each piece gets."""
+    ids, and the ids which embedding row each piece gets. (A real score that happens to fall on
+    that grid is shuffled with the made-up ones, in the same fixed way on every build.)"""
     spec = json.loads(tokenizer.to_str())
     kept, rest = spec["model"]["vocab"][:specials], spec["model"]["vocab"][specials:]
     rest = [[piece, round(score, 8)] for piece, score in rest]  # [piece, log probability]
-    floor = min((score for piece, score in rest if len(piece) > 1), default=0.0)
-    made_up = [item for item in rest if len(item[0]) == 1 and item[1] < floor]
+    lowest = min((score for _, score in rest), default=0.0)
+    made_up = [  # single characters scored lowest + 0.0001 * k, k = 0, 1, 2, ...
+        item
+        for item in rest
+        if len(item[0]) == 1
+        and abs(item[1] - lowest - round((item[1] - lowest) / 1e-4) * 1e-4) < 1e-7
+    ]
     scores = sorted((score for _, score in made_up), reverse=True)
     for item, score in zip(sorted(made_up), scores, strict=True):
         item[1] = score
