@@ -13,7 +13,7 @@ import json
 import math
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -59,8 +59,8 @@ def cached_build(name: str, settings: dict, build: Callable[[Path], None]) -> Pa
     folder = cache_dir() / "datasets" / f"{name}-{digest}"
     if folder.is_dir():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    partial = folder.with_name(f".{folder.name}-{uuid.uuid4().hex[:12]}")  # hidden until done
+    partial.mkdir(parents=True)  # with the user's umask: a shared cache stays readable
     try:
         build(partial)
         partial.rename(folder)

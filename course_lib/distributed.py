@@ -3,7 +3,7 @@ DistributedDataParallel (DDP).
 
 Start any script that calls `fit` with `torchrun`, for example (see the README)
 
-    torchrun --nproc_per_node=2 -m course_lib.pretrain_bert --steps 200
+    torchrun --nproc_per_node=2 -m course_lib.machinery.pretrain_bert --steps 200
 
 and `fit` notices the launcher's environment (WORLD_SIZE > 1): it joins the process group (gloo on
 CPU, nccl on CUDA), wraps the model in DDP, and gives each of the N processes its 1/N share of

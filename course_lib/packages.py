@@ -46,6 +46,10 @@ class LazyModule:
         self._module: ModuleType | None = None
 
     def __getattr__(self, attribute: str):
+        # Python's own questions (copy, pickle, inspect ask for __wrapped__, __reduce_ex__, ...)
+        # and this object's fields are answered here, without importing anything
+        if attribute.startswith("__") or attribute in ("_module", "_module_name", "_pin"):
+            raise AttributeError(attribute)
         if self._module is None:
             self._module = require(self._module_name, self._pin)
         return getattr(self._module, attribute)

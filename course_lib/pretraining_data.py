@@ -194,7 +194,8 @@ def _train_wordpiece(texts, vocab_size: int):
 def wordpiece_vocabulary(
     words: Counter, vocab_size: int, specials: tuple[str, ...], prefix: str = "##"
 ) -> list[str]:
-    """WordPiece's vocabulary, learned from word counts as BERT's tokenizers learn it.
+    """A WordPiece vocabulary, learned from word counts as Hugging Face's WordPiece trainer
+    learns it (Google's original WordPiece chose each merge by likelihood instead of count).
 
     Every word starts as its characters, the ones after the first marked as continuations
     ("token" -> t ##o ##k ##e ##n). The vocabulary starts with `specials` and every such piece;

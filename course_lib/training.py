@@ -21,7 +21,7 @@ its own share of the batch, silently.
 
 A recipe (`Recipe`) is how to train, as data: optimizer, learning rate, warm-up, clipping, length.
 `train(model, batches, loss_fn, recipe)` runs `fit` with it. The course's recipes are defined here,
-so that every notebook that trains the same way says so by name.
+so that notebooks that train the same way can say so by name.
 
 On a CUDA GPU `fit` also uses mixed precision (bfloat16 where the GPU supports it, else float16
 with loss scaling) and the fast attention path of the course's attention modules; on the CPU, the
@@ -556,6 +556,8 @@ def train(
     if "lr" not in recipe:
         raise ValueError(f"the recipe needs a learning rate (lr): {recipe}")
     kind = recipe.get("optimizer", "adam")
+    if kind == "adam" and "weight_decay" in recipe:
+        raise ValueError("weight_decay goes with optimizer='adamw' (Adam would ignore it here)")
     if kind == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
     elif kind == "adamw":

@@ -1,4 +1,5 @@
-"""Shared test setup (progress bars are silenced by course_lib.pytest_plugin, see pyproject)."""
+"""Shared test setup (progress bars are silenced by course_lib.machinery.pytest_plugin, loaded
+through pyproject.toml)."""
 
 import sys
 from pathlib import Path

@@ -1,6 +1,9 @@
 """The plumbing every dataset shares (course_lib.data, course_lib.packages), and tokenizers that
 come out the same on every build."""
 
+import copy
+import os
+import subprocess
 import sys
 from collections import Counter
 
@@ -27,6 +30,9 @@ def test_cached_build_builds_once_per_settings(tmp_path, monkeypatch):
     assert first == again != other and len(builds) == 2
     assert (first / "data.txt").read_text() == "built"
     assert first.parent == tmp_path / "datasets"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert first.stat().st_mode & 0o777 == 0o777 & ~umask  # a shared cache stays readable
 
 
 def test_an_interrupted_build_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -71,6 +77,33 @@ def test_wordpiece_merges_the_most_frequent_pair_and_breaks_ties_by_spelling():
     assert wordpiece_vocabulary(words, 24, ("[PAD]", "[UNK]")) == vocabulary
 
 
+TEXTS_SCRIPT = """
+import hashlib
+from course_lib.pretraining_data import _train_wordpiece
+from course_lib.t5_data import _train_unigram
+texts = [
+    f"The {animal} of {place} sat on the {thing} in {year}."
+    for animal in ("cat", "dog", "heron", "lynx", "otter")
+    for place in ("Paris", "Rome", "Ghent", "Oslo")
+    for thing in ("mat", "bench", "quay", "wall")
+    for year in ("1906", "1984")
+]
+for tokenizer in (_train_wordpiece(texts, 120), _train_unigram(texts, 100)):
+    print(hashlib.sha1(tokenizer.to_str().encode()).hexdigest())
+"""
+
+
+def test_the_course_tokenizers_come_out_the_same_in_every_process():
+    """Hugging Face's trainers order (and, for WordPiece, break ties) by hash tables whose keys
+    are drawn anew in each process: two processes must still agree."""
+    runs = [
+        subprocess.run([sys.executable, "-c", TEXTS_SCRIPT], capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert all(run.returncode == 0 for run in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout and len(runs[0].stdout.split()) == 2
+
+
 def test_the_course_tokenizers_come_out_the_same_on_every_build():
     texts = [
         f"The {animal} of {place} sat on the {thing} in {year}."
@@ -90,6 +123,8 @@ def test_the_course_tokenizers_come_out_the_same_on_every_build():
 def test_a_missing_library_names_the_install_command():
     absent = packages.lazy("a_package_that_is_not_installed", "a-package==1.0")
     assert "not imported yet" in repr(absent)
+    assert not hasattr(absent, "__wrapped__")  # introspection imports nothing, raises nothing
+    assert copy.copy(absent) is not None
     with pytest.raises(packages.MissingPackageError, match="pip install a-package==1.0"):
         _ = absent.anything
     with pytest.raises(packages.MissingPackageError, match="requirements.txt"):
@@ -97,10 +132,13 @@ def test_a_missing_library_names_the_install_command():
 
 
 def test_package_files_are_found_without_importing_the_package():
-    was_imported = "gensim" in sys.modules
-    path = packages.gensim_test_data("questions-words.txt")
-    assert path.exists() and path.parent.name == "test_data"
-    assert ("gensim" in sys.modules) == was_imported
+    script = (
+        "import sys\nfrom course_lib import packages\n"
+        "print(packages.gensim_test_data('questions-words.txt').parent.name)\n"
+        "print('gensim' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.stdout.split() == ["test_data", "False"], run.stderr
     assert (packages.minilm_folder() / "config.json").exists()
     with pytest.raises(FileNotFoundError, match="missing from gensim's test data"):
         packages.gensim_test_data("no_such_file.txt")

@@ -140,19 +140,26 @@ LOSSES = {  # every loss the course trains with
 
 
 def _train(case: str):
+    """(losses, checksum of the weights, rows of each batch the loss saw) after STEPS steps."""
     model, batches, loss_fn = LOSSES[case]()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    rows = []
+
+    def counting_loss(model, batch):
+        rows.append(next(len(field) for field in batch if isinstance(field, torch.Tensor)))
+        return loss_fn(model, batch)
+
     history = fit(
         model,
         batches,
         optimizer=optimizer,
-        loss_fn=loss_fn,
+        loss_fn=counting_loss,
         steps=STEPS,
         grad_clip=1.0,
         device="cpu",
     )
     checksum = sum(p.double().sum().item() for p in model.parameters())
-    return history.losses, checksum
+    return history.losses, checksum, rows
 
 
 def _bypassing_loss(model, batch):
@@ -195,9 +202,11 @@ def test_every_course_loss_trains_on_two_processes_as_on_one(tmp_path):
     mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
     for case in LOSSES:
-        single_losses, single_checksum = _train(case)
+        single_losses, single_checksum, single_rows = _train(case)
+        assert single_rows == [8] * STEPS
         for result in ranks:  # every process logs the mean loss of the whole batch
-            losses, checksum = result[case]
+            losses, checksum, rows = result[case]
+            assert rows == [4] * STEPS, f"{case}: each process should get half of every batch"
             assert losses == pytest.approx(single_losses, abs=TOLERANCE), case
             assert checksum == pytest.approx(single_checksum, abs=1e-3), case
         assert ranks[0][case][1] == ranks[1][case][1], f"{case}: the replicas differ"

@@ -122,6 +122,12 @@ def _imported_course_modules(path: Path) -> set[str]:
                 found.add(node.module.split(".")[0])
             else:
                 found.update(alias.name for alias in node.names)
+        absolute = []  # `import course_lib.x` or `from course_lib.x import ...`
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            absolute = [node.module]
+        elif isinstance(node, ast.Import):
+            absolute = [alias.name for alias in node.names]
+        found.update(name.split(".")[1] for name in absolute if name.startswith("course_lib."))
     return found
 
 

@@ -327,6 +327,8 @@ def test_train_needs_a_learning_rate_and_a_known_optimizer():
         train(model, batches, loss, Recipe(steps=1))
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
         train(model, batches, loss, Recipe(steps=1, lr=0.1, optimizer="sgd"))
+    with pytest.raises(ValueError, match="weight_decay goes with optimizer='adamw'"):
+        train(model, batches, loss, Recipe(steps=1, lr=0.1, weight_decay=0.01))
 
 
 def test_training_summary_finds_the_first_evaluation_over_the_threshold():

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 
@@ -14,28 +12,35 @@ from . import __doc__ as PACKAGE_DOC
 from . import measurements
 from .gpu import gpu_throughput
 from .implementation import implementation_cost
-from .notebooks import merged_rows, reference_step_ms, run_notebooks, run_one_notebook
+from .notebooks import merged_rows, reference_step_ms, run_notebooks
 from .readme import generated_readme, gpu_table, implementation_table, quality_table
 
 
 def _time_notebooks(parser, only: list[str] | None, inplace: bool) -> None:
-    paths = sorted(SOLUTIONS_DIR.glob("*.ipynb"))
+    every = sorted(SOLUTIONS_DIR.glob("*.ipynb"))
+    paths = every
+    earlier = measurements.load("notebooks")
     if only:
-        unknown = sorted(set(only) - {path.stem for path in paths})
+        unknown = sorted(set(only) - {path.stem for path in every})
         if unknown:
             parser.error(
                 f"--only takes solutions notebook names such as 07_t5_multitask; not found: "
                 f"{', '.join(unknown)}"
             )
-        paths = [path for path in paths if path.stem in only]
+        if earlier is not None and earlier["machine"] != measurements.machine():
+            parser.error(
+                f"the other notebooks were timed on {earlier['machine']}, not on this machine: "
+                "time them all here (--notebooks without --only), so that the table compares "
+                "times from one machine"
+            )
+        paths = [path for path in every if path.stem in only]
     rows = run_notebooks(paths, inplace)
-    step_ms = reference_step_ms()  # from notebook 01's run here (this one, or an earlier one)
-    earlier = measurements.load("notebooks")
     if only and earlier is not None:  # keep the other notebooks' rows from the last full run
-        if earlier["machine"] != measurements.machine():
-            print(f"note: the other rows were measured on {earlier['machine']}")
-        every = [path.stem for path in sorted(SOLUTIONS_DIR.glob("*.ipynb"))]
-        rows = merged_rows(earlier["rows"], rows, every)
+        rows = merged_rows(earlier["rows"], rows, [path.stem for path in every])
+    reference_timed = any(path.stem.startswith("01_") for path in paths)
+    step_ms = reference_step_ms() if reference_timed or earlier is None else None
+    if step_ms is None and earlier is not None:
+        step_ms = earlier.get("reference_step_ms")  # notebook 01's, from the last full run
     measurements.save(
         "notebooks",
         {
@@ -65,11 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="with --notebooks: only these notebooks (e.g. 07_t5_multitask)",
     )
-    parser.add_argument("--one-notebook", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.one_notebook:
-        print(json.dumps(run_one_notebook(Path(args.one_notebook), args.inplace)))
-        return 0
     if args.readme:
         README.write_text(generated_readme(README.read_text()))
         print("README tables regenerated from benchmarks/*.json")

@@ -1,5 +1,9 @@
 """Notebook timing: each solutions notebook executed headless in a fresh kernel, one at a time,
-with its wall time, the peak memory of its kernel, and the headline results it recorded."""
+with its wall time, the peak memory of its kernel, and the headline results it recorded.
+
+`run_notebooks` runs each notebook from a process of its own, `python -m
+course_lib.machinery.bench.notebooks PATH [--inplace]`, which prints the notebook's row as JSON.
+"""
 
 from __future__ import annotations
 
@@ -70,8 +74,7 @@ def run_notebooks(paths: list[Path], inplace: bool = False) -> list[dict]:
             [
                 sys.executable,
                 "-m",
-                "course_lib.machinery.bench",
-                "--one-notebook",
+                "course_lib.machinery.bench.notebooks",
                 str(path),
                 *(["--inplace"] if inplace else []),
             ],
@@ -103,3 +106,8 @@ def reference_step_ms() -> float | None:
     recipe), as notebook 01 measured them on its last run here; None if it has not run."""
     saved = results.load(REFERENCE_REPORT, key=training.TRANSLATION_RECIPE)
     return saved["training"]["ms_per_step"] if saved else None
+
+
+if __name__ == "__main__":
+    notebook, *options = sys.argv[1:]
+    print(json.dumps(run_one_notebook(Path(notebook), inplace="--inplace" in options)))
