@@ -2,6 +2,8 @@
 come out the same on every build."""
 
 import copy
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -77,44 +79,43 @@ def test_wordpiece_merges_the_most_frequent_pair_and_breaks_ties_by_spelling():
     assert wordpiece_vocabulary(words, 24, ("[PAD]", "[UNK]")) == vocabulary
 
 
-TEXTS_SCRIPT = """
-import hashlib
-from course_lib.pretraining_data import _train_wordpiece
-from course_lib.t5_data import _train_unigram
-texts = [
+TEXTS = [
     f"The {animal} of {place} sat on the {thing} in {year}."
     for animal in ("cat", "dog", "heron", "lynx", "otter")
     for place in ("Paris", "Rome", "Ghent", "Oslo")
     for thing in ("mat", "bench", "quay", "wall")
     for year in ("1906", "1984")
 ]
+BUILD_BOTH = """
+import hashlib, json, sys
+from course_lib.pretraining_data import _train_wordpiece
+from course_lib.t5_data import _train_unigram
+texts = json.load(sys.stdin)
 for tokenizer in (_train_wordpiece(texts, 120), _train_unigram(texts, 100)):
     print(hashlib.sha1(tokenizer.to_str().encode()).hexdigest())
 """
 
 
-def test_the_course_tokenizers_come_out_the_same_in_every_process():
+def test_the_course_tokenizers_come_out_the_same_in_every_build_and_process():
     """Hugging Face's trainers order (and, for WordPiece, break ties) by hash tables whose keys
-    are drawn anew in each process: two processes must still agree."""
+    are drawn anew for each table and each process: every build must still agree."""
     runs = [
-        subprocess.run([sys.executable, "-c", TEXTS_SCRIPT], capture_output=True, text=True)
+        subprocess.run(
+            [sys.executable, "-c", BUILD_BOTH],
+            input=json.dumps(TEXTS),
+            capture_output=True,
+            text=True,
+        )
         for _ in range(2)
     ]
     assert all(run.returncode == 0 for run in runs), runs[0].stderr
-    assert runs[0].stdout == runs[1].stdout and len(runs[0].stdout.split()) == 2
-
-
-def test_the_course_tokenizers_come_out_the_same_on_every_build():
-    texts = [
-        f"The {animal} of {place} sat on the {thing} in {year}."
-        for animal in ("cat", "dog", "heron", "lynx", "otter")
-        for place in ("Paris", "Rome", "Ghent", "Oslo")
-        for thing in ("mat", "bench", "quay", "wall")
-        for year in ("1906", "1984")
-    ]
-    assert _train_wordpiece(texts, 120).to_str() == _train_wordpiece(texts, 120).to_str()
-    assert _train_unigram(texts, 100).to_str() == _train_unigram(texts, 100).to_str()
-    tokenizer = _train_wordpiece(texts, 120)
+    here = [_train_wordpiece(TEXTS, 120).to_str(), _train_unigram(TEXTS, 100).to_str()]
+    assert (
+        runs[0].stdout
+        == runs[1].stdout
+        == "".join(hashlib.sha1(text.encode()).hexdigest() + "\n" for text in here)
+    )
+    tokenizer = _train_wordpiece(TEXTS, 120)
     encoded = tokenizer.encode("The heron of Ghent", "sat.")
     assert encoded.tokens[0] == "[CLS]" and encoded.tokens.count("[SEP]") == 2
     assert encoded.type_ids[-1] == 1 and tokenizer.token_to_id("[MASK]") == 4
