@@ -93,7 +93,7 @@ def test_the_notebook_table_comes_from_the_catalogue_and_shows_untimed_notebooks
     first, second = table[2], table[3]
     assert "[orientation](solutions/00_orientation.ipynb)" in first
     assert "not timed yet" in first
-    assert "| 61 s | 1,234 MB | RNN step, GRU step |" in second
+    assert "| 61 s | 1,234 MB | RNN step, GRU step, LSTM step, the encoder–decoder |" in second
 
 
 def test_timing_one_new_notebook_adds_its_row_in_course_order():

@@ -5,11 +5,18 @@ import torch
 
 from course_lib import attention, check, rnn
 from course_lib.check.attention import ATTENTION_MISTAKES, CAUSAL_MISTAKES, PADDING_MISTAKES
-from course_lib.check.rnn import GRU_MISTAKES, RNN_MISTAKES
+from course_lib.check.rnn import (
+    ENCODER_DECODER_MISTAKES,
+    GRU_MISTAKES,
+    LSTM_MISTAKES,
+    RNN_MISTAKES,
+)
 
 CHECKERS = {
     "rnn_cell_step": (check.rnn_cell_step, rnn.rnn_cell_step, RNN_MISTAKES),
     "gru_cell_step": (check.gru_cell_step, rnn.gru_cell_step, GRU_MISTAKES),
+    "lstm_cell_step": (check.lstm_cell_step, rnn.lstm_cell_step, LSTM_MISTAKES),
+    "EncoderDecoder": (check.encoder_decoder, rnn.Seq2SeqGRU, ENCODER_DECODER_MISTAKES),
     "scaled_dot_product_attention": (
         check.scaled_dot_product_attention,
         attention.scaled_dot_product_attention,
@@ -76,3 +83,38 @@ def test_torch_implementations_pass_too():
 def test_other_mistakes_fail_with_a_useful_message(name, wrong, hint):
     with pytest.raises(check.CheckFailed, match=hint):
         CHECKERS[name][0](wrong)
+
+
+class _Unwritten(torch.nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        raise NotImplementedError()
+
+
+class _OtherNames(rnn.Seq2SeqGRU):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.projection = self.output
+        del self.output
+
+
+@pytest.mark.parametrize(
+    "learner, hint",
+    [
+        (_Unwritten, "not implemented yet"),
+        (_OtherNames, "missing ['output.bias', 'output.weight'], unexpected"),
+        (rnn.Seq2SeqGRU(5, 5), "expects your class itself"),
+    ],
+)
+def test_encoder_decoder_check_explains_classes_it_cannot_compare(learner, hint):
+    with pytest.raises(check.CheckFailed, match=hint.replace("[", "\\[")):
+        check.encoder_decoder(learner)
+
+
+def test_the_lstm_reference_matches_torch():
+    torch.manual_seed(0)
+    theirs = torch.nn.LSTMCell(5, 7)
+    x, h, c = torch.randn(3, 5), torch.randn(3, 7), torch.randn(3, 7)
+    ours = rnn.lstm_cell_step(x, (h, c), *(p.detach() for p in theirs.parameters()))
+    for a, b in zip(ours, theirs(x, (h, c)), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)

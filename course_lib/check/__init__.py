@@ -14,7 +14,7 @@ from .framework import CheckFailed
 from .hugging_face import collate
 from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
 from .orientation import softmax
-from .rnn import gru_cell_step, rnn_cell_step
+from .rnn import encoder_decoder, gru_cell_step, lstm_cell_step, rnn_cell_step
 from .t5 import format_example, span_corruption
 from .transformer import (
     beam_step,
@@ -27,12 +27,14 @@ __all__ = [
     "CheckFailed",
     "beam_step",
     "decoder_self_attention_mask",
+    "encoder_decoder",
     "format_example",
     "causal_mask",
     "collate",
     "generate",
     "gru_cell_step",
     "length_normalized",
+    "lstm_cell_step",
     "mask_tokens",
     "mean_pool",
     "merge_heads",

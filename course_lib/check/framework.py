@@ -54,6 +54,8 @@ class Mistake:
 
 def describe_value(value: Any) -> str:
     """Short description of an argument: small tensors in full, larger ones by shape and dtype."""
+    if isinstance(value, Built):
+        return value.describe()
     if isinstance(value, torch.nn.Module):
         return f"{type(value).__name__}({value.extra_repr()})"
     if isinstance(value, torch.Tensor):
@@ -331,3 +333,114 @@ def _require_autograd(learner_fn: Callable, name: str, case: Case) -> None:
             "operation (such as /=, +=, or x[...] = ...) overwrote a value autograd needs: "
             "write e = e / s instead of e /= s"
         ) from error
+
+
+# --- checking a class the learner wrote: build it, copy the reference's weights, compare -------
+
+
+@dataclass
+class Built:
+    """How to build the module a case runs: constructor arguments shared by the learner's class
+    and the reference (already built, its weights to be copied), the method to call, and
+    whether the module is in training mode (False: eval mode, dropout off)."""
+
+    reference: torch.nn.Module
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    method: str = "forward"
+    training: bool = False
+
+    def describe(self) -> str:
+        parts = [describe_value(value) for value in self.args]
+        parts += [f"{key}={describe_value(value)}" for key, value in self.kwargs.items()]
+        mode = ", in training mode" if self.training else ""
+        return f"a {type(self.reference).__name__}-like module ({', '.join(parts)}){mode}"
+
+
+def build_like(cls: type, built: Built, name: str) -> torch.nn.Module:
+    """An instance of `cls` made with `built`'s constructor arguments, with the reference's
+    weights copied in (parameter names must match), in the reference's mode."""
+    module = cls(*built.args, **built.kwargs)
+    if not isinstance(module, torch.nn.Module):
+        raise CheckFailed(f"{name} must be a torch.nn.Module subclass, got {type(module).__name__}")
+    ours, theirs = set(module.state_dict()), set(built.reference.state_dict())
+    if ours != theirs:
+        missing, extra = sorted(theirs - ours), sorted(ours - theirs)
+        raise CheckFailed(
+            f"{name}'s parameters are not named as the exercise asks, so the reference's weights "
+            f"cannot be copied in: missing {missing or 'nothing'}, unexpected "
+            f"{extra or 'nothing'}. Name the submodules as the exercise's docstring says."
+        )
+    try:
+        module.load_state_dict(built.reference.state_dict())
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[-1].strip()
+        raise CheckFailed(
+            f"{name}'s parameters have other shapes than the reference's ({first}): check the "
+            "sizes you give each layer"
+        ) from None
+    return module.train(built.training)
+
+
+def module_runner(cls: type, name: str) -> Callable:
+    """A function (built, *inputs) -> output that builds `cls` like the reference and calls it:
+    the form `run_cases` compares. Construction runs with the global random state saved and
+    restored, so that building a module never changes later draws."""
+
+    def run(built: Built, *inputs, **options):
+        with torch.random.fork_rng(devices=[]):
+            module = build_like(cls, built, name)
+        return getattr(module, built.method)(*inputs, **options)
+
+    return run
+
+
+def reference_runner(built: Built, *inputs, **options):
+    with torch.random.fork_rng(devices=[]):
+        return getattr(built.reference.train(built.training), built.method)(*inputs, **options)
+
+
+def require_class(candidate: Any, name: str) -> type:
+    """Fail early, with advice, when a check is handed something that is not a class."""
+    if isinstance(candidate, type):
+        return candidate
+    raise CheckFailed(
+        f"check.{name} expects your class itself, as in check.{name}({name}); it got a "
+        f"{type(candidate).__name__}. Did you pass an instance ({name}(...)) instead of the class?"
+    )
+
+
+def run_module_cases(
+    name: str,
+    learner_class: type,
+    cases: Sequence[Case],
+    *,
+    signature: str,
+    mistakes: Sequence[Mistake] = (),
+    diagnose: Callable[[Any, Any, Case], str | None] | None = None,
+    atol: float,
+    rtol: float,
+    output_names: Sequence[str] = ("output",),
+) -> int:
+    """`run_cases` for a class: each case's first argument is a `Built`; the learner's class and
+    each mistake's class (a `Mistake` whose `wrong_implementation` is a class) are built like the
+    reference with its weights, and their `built.method` outputs compared with the reference's.
+    Dropout and random draws are switched off by evaluating in eval mode unless a case says
+    otherwise."""
+    cls = require_class(learner_class, name)
+    wrapped = [
+        Mistake(mistake.hint, module_runner(mistake.wrong_implementation, name))
+        for mistake in mistakes
+    ]
+    return run_cases(
+        name,
+        module_runner(cls, name),
+        reference_runner,
+        cases,
+        signature=signature,
+        mistakes=wrapped,
+        diagnose=diagnose,
+        atol=atol,
+        rtol=rtol,
+        output_names=output_names,
+    )

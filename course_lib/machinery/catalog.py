@@ -35,10 +35,15 @@ CATALOG = (
     Entry(
         "01_rnn_baselines",
         "RNN baselines",
-        "RNN and GRU steps from scratch (parity with `torch.nn`), LSTM, the vanishing gradient, "
-        "a GRU encoder–decoder on English→French number phrases and its length bottleneck, "
-        "sequential cost",
-        {"rnn-cell-step": "RNN step", "gru-cell-step": "GRU step"},
+        "RNN, GRU and LSTM steps from scratch (parity with `torch.nn`), the vanishing gradient, "
+        "a GRU encoder–decoder of your own (teacher forcing, greedy decoding) on English→French "
+        "number phrases and its length bottleneck, sequential cost",
+        {
+            "rnn-cell-step": "RNN step",
+            "gru-cell-step": "GRU step",
+            "lstm-cell-step": "LSTM step",
+            "encoder-decoder": "the encoder–decoder",
+        },
     ),
     Entry(
         "02_attention",
