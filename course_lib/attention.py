@@ -168,6 +168,15 @@ class AttentionSeq2SeqGRU(Seq2SeqGRU):
         combined, _ = self.attend(decoder_states, encoder_outputs, mask)
         return self.output(combined)
 
+    def decoder_step(self, token, state, encoder_outputs, source_mask):
+        """One step of the decoder: token (batch, 1), the previous token; state (1, batch, hidden);
+        encoder_outputs (batch, source_len, hidden); source_mask (batch, 1, source_len), True at
+        real tokens -> (logits (batch, 1, target_vocab), the new state, attention weights (batch,
+        1, source_len), or (batch, heads, 1, source_len) for multi-head attention)."""
+        decoder_state, state = self.decoder(self.target_embedding(token), state)  # (B, 1, H)
+        combined, weights = self.attend(decoder_state, encoder_outputs, source_mask)
+        return self.output(combined), state, weights
+
     @torch.no_grad()
     def greedy_decode(
         self,
@@ -186,9 +195,8 @@ class AttentionSeq2SeqGRU(Seq2SeqGRU):
         predicted, attention = [], []
         finished = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)
         for _ in range(max_len):
-            decoder_state, state = self.decoder(self.target_embedding(token), state)
-            combined, weights = self.attend(decoder_state, encoder_outputs, mask)
-            token = self.output(combined).argmax(dim=-1)  # (batch, 1)
+            logits, state, weights = self.decoder_step(token, state, encoder_outputs, mask)
+            token = logits.argmax(dim=-1)  # (batch, 1)
             predicted.append(token)
             attention.append(weights)
             finished |= token.squeeze(1) == eos_id

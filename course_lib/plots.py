@@ -116,3 +116,39 @@ def plot_accuracy_by_length(
     ax.set(xlabel="source length (tokens)", ylabel="exact match (%)", ylim=(-3, 103), title=title)
     ax.legend()
     return ax
+
+
+def plot_mask(
+    mask: torch.Tensor,
+    query_labels: Sequence[str] | None = None,
+    key_labels: Sequence[str] | None = None,
+    *,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Axes:
+    """A boolean mask (num_queries, num_keys) as a grid: row i shows the keys query i may attend
+    to (filled) and those it may not (empty)."""
+    mask = torch.as_tensor(mask).detach().cpu()
+    if mask.dim() != 2 or mask.dtype != torch.bool:
+        raise ValueError(
+            f"mask must be a 2-D boolean tensor (num_queries, num_keys), got shape "
+            f"{tuple(mask.shape)} and dtype {mask.dtype}: pick one sentence first, e.g. mask[0]"
+        )
+    if ax is None:
+        height, width = mask.shape
+        _, ax = plt.subplots(figsize=(min(8, 1 + 0.4 * width), min(8, 1 + 0.4 * height)))
+    ax.imshow(mask.numpy(), cmap="Blues", vmin=0, vmax=1.25, aspect="equal")
+    ax.set_xticks(np.arange(-0.5, mask.shape[1]), minor=True)
+    ax.set_yticks(np.arange(-0.5, mask.shape[0]), minor=True)
+    ax.grid(which="minor", color="white", linewidth=1.5)
+    ax.tick_params(which="minor", length=0)
+    ax.set_xticks(
+        range(mask.shape[1]), key_labels if key_labels is not None else range(mask.shape[1])
+    )
+    ax.set_yticks(
+        range(mask.shape[0]), query_labels if query_labels is not None else range(mask.shape[0])
+    )
+    ax.set(xlabel="keys", ylabel="queries")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from course_lib import attention, check, rnn
-from course_lib.check.attention import ATTENTION_MISTAKES, CAUSAL_MISTAKES, PADDING_MISTAKES
+from course_lib.check.attention import (
+    ATTENTION_MISTAKES,
+    CAUSAL_MISTAKES,
+    PADDING_MISTAKES,
+    STEP_MISTAKES,
+    TRANSLATE_MISTAKES,
+)
 from course_lib.check.rnn import (
     ENCODER_DECODER_MISTAKES,
     GRU_MISTAKES,
@@ -24,6 +30,16 @@ CHECKERS = {
     ),
     "padding_mask": (check.padding_mask, attention.padding_mask, PADDING_MISTAKES),
     "causal_mask": (check.causal_mask, attention.causal_mask, CAUSAL_MISTAKES),
+    "attention_decoder_step": (
+        check.attention_decoder_step,
+        lambda model, *args: model.decoder_step(*args),
+        STEP_MISTAKES,
+    ),
+    "translate": (
+        check.translate,
+        lambda model, *args: model.greedy_decode(*args, return_attention=True),
+        TRANSLATE_MISTAKES,
+    ),
 }
 PLANTED = [(name, mistake) for name, (_, _, mistakes) in CHECKERS.items() for mistake in mistakes]
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.plots import plot_attention, plot_history, smooth
+from course_lib.plots import plot_attention, plot_history, plot_mask, smooth
 from course_lib.training import History
 
 
@@ -53,3 +53,16 @@ def test_plot_attention_explains_bad_input(weights, labels, message):
     queries, keys = labels if labels else (None, None)
     with pytest.raises(ValueError, match=message):
         plot_attention(weights, queries, keys)
+
+
+def test_plot_mask_draws_allowed_cells_darker_and_refuses_non_boolean_masks():
+    mask = torch.ones(3, 3, dtype=torch.bool).tril()
+    ax = plot_mask(mask, ["a", "b", "c"], ["a", "b", "c"], title="causal")
+    image = ax.get_images()[0].get_array()
+    assert image[0, 0] and not image[0, 2] and ax.get_title() == "causal"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="2-D boolean"):
+        plot_mask(mask.int())
+    with pytest.raises(ValueError, match="pick one sentence"):
+        plot_mask(mask[None])

@@ -7,7 +7,13 @@ A passing check prints one line; a failing one raises `CheckFailed` whose messag
 mistake. Checkers are grouped by notebook in the modules of this package.
 """
 
-from .attention import causal_mask, padding_mask, scaled_dot_product_attention
+from .attention import (
+    attention_decoder_step,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+    translate,
+)
 from .bert import mask_tokens, mean_pool, nsp_pair
 from .decoder_only import generate, summary_loss_mask
 from .framework import CheckFailed
@@ -25,6 +31,7 @@ from .transformer import (
 
 __all__ = [
     "CheckFailed",
+    "attention_decoder_step",
     "beam_step",
     "decoder_self_attention_mask",
     "encoder_decoder",
@@ -48,4 +55,5 @@ __all__ = [
     "softmax",
     "split_heads",
     "summary_loss_mask",
+    "translate",
 ]

@@ -1,4 +1,6 @@
-"""Checks for notebook 02 (attention): scaled dot-product attention, padding and causal masks."""
+"""Checks for notebook 02 (attention): scaled dot-product attention, padding and causal masks, and
+the translator's decoder step with attention and its greedy loop (checked against
+`AttentionSeq2SeqGRU` itself)."""
 
 from __future__ import annotations
 
@@ -269,3 +271,205 @@ def causal_mask(learner_fn) -> None:
         dtype_advice=MASK_ADVICE,
     )
     passed("causal_mask", f"correct for sizes {', '.join(str(c.args[0]) for c in cases)}")
+
+
+# --- the translator's decoder step and its greedy loop --------------------------------------------
+
+STEP_SIGNATURE = "attention_decoder_step(model, token, state, encoder_outputs, source_mask)"
+
+
+def _step(
+    model,
+    token,
+    state,
+    encoder_outputs,
+    source_mask,
+    *,
+    masked=True,
+    query="after",
+    project_keys=True,
+    scaled=True,
+    order="context first",
+    squash=True,
+):
+    """The reference decoder step with one knob turned: the catalogue of mistakes below."""
+    decoded, new_state = model.decoder(model.target_embedding(token), state)  # (B, 1, H)
+    queries = decoded if query == "after" else state.transpose(0, 1)
+    keys = model.key_projection(encoder_outputs) if project_keys else encoder_outputs
+    scores = queries @ keys.transpose(-2, -1)
+    if scaled:
+        scores = scores / math.sqrt(queries.shape[-1])
+    if masked:
+        scores = scores.masked_fill(~source_mask, NEG_INF)
+    weights = torch.softmax(scores, dim=-1)
+    context = weights @ encoder_outputs
+    parts = [context, decoded] if order == "context first" else [decoded, context]
+    combined = model.combine(torch.cat(parts, dim=-1))
+    combined = torch.tanh(combined) if squash else combined
+    return model.output(combined), new_state, weights
+
+
+STEP_MISTAKES = [
+    Mistake(
+        "the padding mask is ignored: some weight goes to <pad> positions. Set the scores where "
+        "source_mask is False to -inf before the softmax",
+        lambda *a: _step(*a, masked=False),
+    ),
+    Mistake(
+        "the query is the decoder's state from before this step: run the GRU step first, and let "
+        "its new output ask the question (the model attends with the state it just computed)",
+        lambda *a: _step(*a, query="before"),
+    ),
+    Mistake(
+        "the keys are the encoder outputs themselves: project them with model.key_projection "
+        "first (the values stay the encoder outputs)",
+        lambda *a: _step(*a, project_keys=False),
+    ),
+    Mistake("the scores are not divided by sqrt(hidden_size)", lambda *a: _step(*a, scaled=False)),
+    Mistake(
+        "concatenate [context, decoder_state] in that order before model.combine",
+        lambda *a: _step(*a, order="state first"),
+    ),
+    Mistake(
+        "the combined vector goes through tanh before the output layer: "
+        "tanh(model.combine([context, decoder_state]))",
+        lambda *a: _step(*a, squash=False),
+    ),
+]
+
+
+class _EndsAtDifferentSteps(reference.AttentionSeq2SeqGRU):
+    """A translator whose sentence i writes <eos> (id `eos_id`) at step i + 2: decoding must go on
+    until the last sentence has ended."""
+
+    eos_id = 2
+
+    def encode(self, source, source_lengths):
+        self.steps_taken = 0
+        return super().encode(source, source_lengths)
+
+    def decoder_step(self, token, state, encoder_outputs, source_mask):
+        logits, state, weights = super().decoder_step(token, state, encoder_outputs, source_mask)
+        self.steps_taken += 1
+        ends = torch.arange(len(token), device=token.device) + 2 == self.steps_taken
+        logits = logits.clone()
+        logits[ends, 0, self.eos_id] = 1e4
+        return logits, state, weights
+
+
+def _translator_cases(seed: int, decode: bool) -> list[Case]:
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for vocab, embedding, hidden, lengths in [
+            (11, 6, 8, [5, 3, 2]),
+            (9, 4, 12, [4, 4]),
+            (14, 8, 16, [6, 1, 4, 3]),
+        ]:
+            model = reference.AttentionSeq2SeqGRU(vocab, vocab, embedding, hidden).eval()
+            source = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+            for row, length in enumerate(lengths):
+                source[row, :length] = torch.randint(4, vocab, (length,), generator=generator)
+            source_lengths = torch.tensor(lengths)
+            if decode:
+                cases.append(Case((model, source, source_lengths, 7, 1, 2)))
+                ending = _EndsAtDifferentSteps(vocab, vocab, embedding, hidden).eval()
+                ending.load_state_dict(model.state_dict())
+                cases.append(Case((ending, source, source_lengths, 7, 1, 2)))
+                continue
+            with torch.no_grad():
+                encoder_outputs, final = model.encode(source, source_lengths)
+            state = final + 0.5 * torch.randn(final.shape, generator=generator)
+            token = torch.randint(4, vocab, (len(lengths), 1), generator=generator)
+            mask = reference.padding_mask(source_lengths, source.shape[1])
+            cases.append(Case((model, token, state, encoder_outputs, mask)))
+    return cases
+
+
+def attention_decoder_step(learner_fn, *, seed: int = 0) -> None:
+    """Check `attention_decoder_step(model, token, state, encoder_outputs, source_mask)` ->
+    (logits, new state, weights) against `AttentionSeq2SeqGRU.decoder_step`."""
+    fn = require_function(learner_fn, "attention_decoder_step")
+    cases = _translator_cases(seed, decode=False)
+    run_cases(
+        "attention_decoder_step",
+        fn,
+        lambda model, *args: model.decoder_step(*args),
+        cases,
+        signature=STEP_SIGNATURE,
+        mistakes=STEP_MISTAKES,
+        atol=ATOL,
+        rtol=RTOL,
+        output_names=("logits", "state", "weights"),
+    )
+    passed(
+        "attention_decoder_step",
+        f"logits, state and attention weights match the translator's on {len(cases)} cases",
+    )
+
+
+def _translate(model, source, source_lengths, max_len, bos_id, eos_id, *, mistake):
+    """The reference greedy loop with one mistake: the catalogue below."""
+    encoder_outputs, state = model.encode(source, source_lengths)
+    first_state = state
+    mask = reference.padding_mask(source_lengths, source.shape[1])
+    token = torch.full((source.shape[0], 1), bos_id, dtype=torch.long)
+    start = token
+    ids, weights = [], []
+    finished = torch.zeros(source.shape[0], dtype=torch.bool)
+    for _ in range(max_len):
+        step_state = first_state if mistake == "state" else state
+        logits, state, step_weights = model.decoder_step(
+            start if mistake == "feed" else token, step_state, encoder_outputs, mask
+        )
+        token = logits.argmax(dim=-1)
+        ids.append(token)
+        weights.append(step_weights)
+        finished |= token.squeeze(1) == eos_id
+        if (finished.any() if mistake == "stop" else finished.all()) or (mistake == "one step"):
+            break
+    return torch.cat(ids, dim=1), torch.cat(weights, dim=1)
+
+
+TRANSLATE_MISTAKES = [
+    Mistake(
+        "feed each predicted token back as the next input; yours feeds <bos> at every step",
+        lambda *a: _translate(*a, mistake="feed"),
+    ),
+    Mistake(
+        "carry the decoder's state from step to step (the step returns the new one); yours "
+        "restarts from the encoder's final state every time",
+        lambda *a: _translate(*a, mistake="state"),
+    ),
+    Mistake(
+        "decoding stopped when the first sentence wrote <eos>: go on until every sentence has "
+        "(keep a `finished` flag per row)",
+        lambda *a: _translate(*a, mistake="stop"),
+    ),
+    Mistake(
+        "decoding stopped after one step: loop up to max_len steps",
+        lambda *a: _translate(*a, mistake="one step"),
+    ),
+]
+
+
+def translate(learner_fn, *, seed: int = 0) -> None:
+    """Check `translate(model, source, source_lengths, max_len, bos_id, eos_id)` -> (ids (batch,
+    steps), weights (batch, steps, source_len)) against the translator's greedy decoding."""
+    fn = require_function(learner_fn, "translate")
+    cases = _translator_cases(seed, decode=True)
+    with torch.no_grad():
+        run_cases(
+            "translate",
+            fn,
+            lambda model, *args: model.greedy_decode(*args, return_attention=True),
+            cases,
+            signature="translate(model, source, source_lengths, max_len, bos_id, eos_id)",
+            mistakes=TRANSLATE_MISTAKES,
+            atol=ATOL,
+            rtol=RTOL,
+            differentiable=False,
+            output_names=("ids", "weights"),
+        )
+    passed("translate", f"the same translations and attention weights on {len(cases)} cases")

@@ -48,12 +48,15 @@ CATALOG = (
     Entry(
         "02_attention",
         "Attention",
-        "scaled dot-product and additive attention, padding and causal masks, the three kinds "
-        "of attention, the GRU translator with attention, attention heatmaps",
+        "scaled dot-product and additive attention, padding and causal masks (drawn), the three "
+        "kinds of attention, the GRU translator's decoder step with attention and its greedy "
+        "loop, attention heatmaps",
         {
             "scaled-dot-product-attention": "scaled dot-product attention",
             "padding-mask": "padding mask",
             "causal-mask": "causal mask",
+            "attention-decoder-step": "decoder step with attention",
+            "translate": "greedy translation",
         },
     ),
     Entry(
