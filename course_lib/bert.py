@@ -236,6 +236,15 @@ class BertClassifier(nn.Module):
         return self.classifier(self.dropout(pooled))
 
 
+def masked_lm_loss(mlm_scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The masked-LM loss: mean cross-entropy over the masked positions only. mlm_scores (batch,
+    seq, vocab); labels (batch, seq), the original token where a token was chosen and IGNORE_INDEX
+    (-100) elsewhere. (`pretraining_loss` computes the same, with the scores already taken at the
+    masked positions only.)"""
+    masked = labels != IGNORE_INDEX  # (batch, seq)
+    return F.cross_entropy(mlm_scores[masked], labels[masked])
+
+
 def pretraining_loss(model: BertForPretraining, batch) -> torch.Tensor:
     """MLM cross-entropy over the masked positions + NSP cross-entropy
     (`pretraining_data.PretrainingBatch`)."""

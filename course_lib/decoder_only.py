@@ -24,6 +24,23 @@ from .training import evaluating
 from .transformer import EncoderLayer, TokenEmbedding, positional_encoding
 
 
+class GPTBlock(EncoderLayer):
+    """A GPT block: pre-norm causal self-attention, then a pre-norm feed-forward network, each
+    with a residual connection (notebook 04's encoder layer with norm_first=True, causal by
+    default). x (batch, seq, d_model) -> (batch, seq, d_model). GPT-2 uses GELU; the course keeps
+    notebook 04's ReLU."""
+
+    def __init__(self, d_model, num_heads, d_ff, dropout: float = 0.0, fast: bool = False):
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first=True, fast=fast)
+
+    def forward(self, x, mask=None):
+        """mask broadcastable to (batch, seq, seq), True = may attend; by default causal: each
+        position sees itself and the positions before it."""
+        if mask is None:
+            mask = causal_mask(x.shape[1], device=x.device)
+        return super().forward(x, mask)
+
+
 def summary_loss_mask(ids: torch.Tensor, sep_id: int, pad_id: int) -> torch.Tensor:
     """(batch, seq) -> (batch, seq) bool: True at the summary's tokens, i.e. every token after
     the (first) <sep> that is not padding; the <eos> ending the summary counts, <sep> does not."""
@@ -53,8 +70,7 @@ class DecoderOnlyLM(nn.Module):
         self.register_buffer("positions", positional_encoding(max_len, d_model), persistent=False)
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first=True, fast=fast)
-            for _ in range(num_layers)
+            GPTBlock(d_model, num_heads, d_ff, dropout, fast=fast) for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
@@ -135,6 +151,24 @@ def generate(
             break
         ids = torch.cat([ids, next_id[None]])
     return ids[len(prompt) :]
+
+
+def sample_next_token(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw one token per row from logits (batch, vocab): keep the `top_k` highest scores (all,
+    if None), divide by `temperature` (below 1: sharper, above 1: flatter), softmax, sample with
+    `generator`. Returns ids (batch,) long. A temperature near 0 picks the most likely token."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if top_k is not None:
+        kth_best = logits.topk(top_k, dim=-1).values[..., -1:]  # (batch, 1)
+        logits = logits.masked_fill(logits < kth_best, float("-inf"))
+    probabilities = torch.softmax(logits / temperature, dim=-1)
+    return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
 
 
 @torch.no_grad()

@@ -336,6 +336,18 @@ def nsp_examples(corpus: PretrainingCorpus, split: str, seed: int) -> list[tuple
     return examples
 
 
+def encode_pair(tokenizer, first: str, second: str) -> tuple[list[int], list[int]]:
+    """BERT's input for a sentence pair, built by hand: ids of [CLS] first [SEP] second [SEP]
+    (each sentence's word pieces from `tokenizer`, without special tokens) and the segment ids, 0
+    up to and including the first [SEP], 1 after it. Equal to `tokenizer.encode(first, second)`'s
+    `ids` and `type_ids` for a BERT tokenizer."""
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    a = tokenizer.encode(first, add_special_tokens=False).ids
+    b = tokenizer.encode(second, add_special_tokens=False).ids
+    ids = [cls_id, *a, sep_id, *b, sep_id]
+    return ids, [0] * (len(a) + 2) + [1] * (len(b) + 1)
+
+
 def encode_with_truncation(tokenizer, inputs: list, max_len: int) -> list:
     """`tokenizer.encode_batch(inputs)` without padding and cut to `max_len` tokens (the longer
     sentence of a pair first), leaving the tokenizer's own settings as they were."""

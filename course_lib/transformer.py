@@ -69,6 +69,17 @@ class TokenEmbedding(nn.Module):
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}  # the paper's, and BERT's / GPT's
 
 
+def sublayer_connection(
+    x: torch.Tensor, sublayer, norm: nn.Module, dropout: nn.Module, norm_first: bool
+) -> torch.Tensor:
+    """The residual connection and LayerNorm around one sublayer (attention or feed-forward):
+    pre-norm x + dropout(sublayer(norm(x))), post-norm norm(x + dropout(sublayer(x))).
+    Shapes: x (batch, seq, d_model) -> (batch, seq, d_model); `sublayer` maps the same shape."""
+    if norm_first:
+        return x + dropout(sublayer(norm(x)))
+    return norm(x + dropout(sublayer(x)))
+
+
 class FeedForward(nn.Module):
     """Position-wise feed-forward network: linear2(dropout(activation(linear1(x)))),
     (batch, seq, d_model) -> (batch, seq, d_model); activation "relu" or "gelu"; `bias=False`
@@ -117,16 +128,15 @@ class EncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model, eps=norm_eps)
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
 
-    def _attend(self, x, mask):
-        return self.dropout1(self.self_attention(x, x, x, mask)[0])
-
     def forward(self, x, mask=None):
-        """x (batch, seq, d_model); mask broadcastable to (batch, seq, seq)."""
-        if self.norm_first:
-            x = x + self._attend(self.norm1(x), mask)
-            return x + self.dropout2(self.feed_forward(self.norm2(x)))
-        x = self.norm1(x + self._attend(x, mask))
-        return self.norm2(x + self.dropout2(self.feed_forward(x)))
+        """x (batch, seq, d_model) -> (batch, seq, d_model); mask broadcastable to (batch, seq,
+        seq), True = may attend."""
+
+        def attend(y):
+            return self.self_attention(y, y, y, mask)[0]
+
+        x = sublayer_connection(x, attend, self.norm1, self.dropout1, self.norm_first)
+        return sublayer_connection(x, self.feed_forward, self.norm2, self.dropout2, self.norm_first)
 
     @torch.no_grad()
     def load_from_torch(self, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
@@ -163,19 +173,15 @@ class DecoderLayer(nn.Module):
         broadcastable to (batch, target_len, target_len), memory_mask to (batch, target_len,
         source_len)."""
 
-        def self_block(y):
-            return self.dropout1(self.self_attention(y, y, y, target_mask)[0])
+        def attend_to_itself(y):
+            return self.self_attention(y, y, y, target_mask)[0]
 
-        def cross_block(y):
-            return self.dropout2(self.cross_attention(y, memory, memory, memory_mask)[0])
+        def attend_to_memory(y):  # the queries from the decoder, keys and values from the encoder
+            return self.cross_attention(y, memory, memory, memory_mask)[0]
 
-        if self.norm_first:
-            x = x + self_block(self.norm1(x))
-            x = x + cross_block(self.norm2(x))
-            return x + self.dropout3(self.feed_forward(self.norm3(x)))
-        x = self.norm1(x + self_block(x))
-        x = self.norm2(x + cross_block(x))
-        return self.norm3(x + self.dropout3(self.feed_forward(x)))
+        x = sublayer_connection(x, attend_to_itself, self.norm1, self.dropout1, self.norm_first)
+        x = sublayer_connection(x, attend_to_memory, self.norm2, self.dropout2, self.norm_first)
+        return sublayer_connection(x, self.feed_forward, self.norm3, self.dropout3, self.norm_first)
 
     @torch.no_grad()
     def load_from_torch(self, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
@@ -251,9 +257,10 @@ class TransformerStack(nn.Module):
 
 
 class TranslationTransformer(nn.Module):
-    """Encoder-decoder Transformer for the translation task: embeddings + positional encoding,
-    `TransformerStack`, and a linear layer to target-vocabulary logits. Same interface as the
-    notebook 01/02 models: forward(source, source_lengths, target_input) and greedy_decode."""
+    """Encoder-decoder Transformer for the translation task: embeddings + positional encoding, the
+    encoder and decoder stacks with their final LayerNorms (as `TransformerStack`, written out),
+    and a linear layer to target-vocabulary logits. Same interface as the notebook 01/02 models:
+    forward(source, source_lengths, target_input) and greedy_decode."""
 
     def __init__(
         self,
@@ -280,9 +287,15 @@ class TranslationTransformer(nn.Module):
         )
         self.register_buffer("positions", positional_encoding(max_len, d_model), persistent=False)
         self.dropout = nn.Dropout(dropout)
-        self.stack = TransformerStack(
-            d_model, num_heads, num_layers, num_layers, d_ff, dropout, norm_first, fast
+        self.encoder_layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, fast)
+            for _ in range(num_layers)
         )
+        self.decoder_layers = nn.ModuleList(
+            DecoderLayer(d_model, num_heads, d_ff, dropout, norm_first, fast)
+            for _ in range(num_layers)
+        )
+        self.encoder_norm, self.decoder_norm = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.output = nn.Linear(d_model, target_vocab_size)
 
     def _embed(self, embedding: TokenEmbedding, ids):
@@ -294,17 +307,22 @@ class TranslationTransformer(nn.Module):
         return self.dropout(embedding(ids) + self.positions[: ids.shape[1]])
 
     def encode(self, source, source_lengths):
-        """-> memory (batch, source_len, d_model) and the padding mask (batch, 1, source_len)."""
+        """source (batch, source_len) -> memory (batch, source_len, d_model) and the padding
+        mask (batch, 1, source_len)."""
         mask = padding_mask(source_lengths.to(source.device), source.shape[1])
-        return self.stack.encode(self._embed(self.source_embedding, source), mask), mask
+        x = self._embed(self.source_embedding, source)
+        for layer in self.encoder_layers:
+            x = layer(x, mask)
+        return self.encoder_norm(x), mask
 
     def decode(self, target_input, memory, source_mask):
-        """Logits (batch, target_len, target_vocab) for every target position (causal)."""
+        """target_input (batch, target_len) -> logits (batch, target_len, target_vocab) for every
+        target position, each seeing only the positions before it (causal)."""
         target_mask = causal_mask(target_input.shape[1], device=target_input.device)
-        states = self.stack.decode(
-            self._embed(self.target_embedding, target_input), memory, target_mask, source_mask
-        )
-        return self.output(states)
+        y = self._embed(self.target_embedding, target_input)
+        for layer in self.decoder_layers:
+            y = layer(y, memory, target_mask, source_mask)
+        return self.output(self.decoder_norm(y))
 
     def forward(self, source, source_lengths, target_input):
         memory, source_mask = self.encode(source, source_lengths)

@@ -8,12 +8,19 @@ import torch
 import transformers
 from tokenizers import Tokenizer
 
+from course_lib import bert as bert_module
 from course_lib import check
 from course_lib.bert import Bert, BertClassifier, BertConfig, BertForPretraining, mean_pool
-from course_lib.check.bert import POOL_MISTAKES
+from course_lib.check.bert import (
+    EMBEDDING_MISTAKES,
+    MLM_LOSS_MISTAKES,
+    PAIR_MISTAKES,
+    POOL_MISTAKES,
+)
 from course_lib.data import IGNORE_INDEX as IGNORE
 from course_lib.packages import minilm_folder
 from course_lib.pretraining_data import (
+    encode_pair,
     encode_sentences,
     load_polarity,
     mask_tokens,
@@ -343,3 +350,52 @@ def test_mean_pooling_classifier_and_tokenizer_settings_are_kept():
     # padding does not change a sentence's scores
     alone = model(ids[:1, : int(padding[0].sum())])
     torch.testing.assert_close(model(ids[:1], padding=padding[:1]), alone)
+
+
+def test_course_embeddings_equal_transformers_bert_embeddings():
+    config = _small_config()
+    theirs = transformers.models.bert.modeling_bert.BertEmbeddings(config).eval()
+    ours = bert_module.BertEmbeddings(BertConfig.from_transformers(config)).eval()
+    with torch.no_grad():
+        ours.tokens.weight.copy_(theirs.word_embeddings.weight)
+        ours.segments.weight.copy_(theirs.token_type_embeddings.weight)
+        ours.positions.weight.copy_(theirs.position_embeddings.weight)
+        ours.norm.load_state_dict(theirs.LayerNorm.state_dict())
+    ids, segments = torch.randint(5, 60, (2, 9)), torch.tensor([[0] * 4 + [1] * 5] * 2)
+    expected = theirs(input_ids=ids, token_type_ids=segments)
+    torch.testing.assert_close(ours(ids, segments), expected, atol=ATOL, rtol=ATOL)
+
+
+def test_encode_pair_is_the_tokenizers_pair_encoding():
+    minilm = Tokenizer.from_file(str(minilm_folder() / "tokenizer.json"))
+    minilm.no_padding()
+    for first, second in [("The war lasted ten years.", "Troy fell."), ("Dull.", "A, b; c!")]:
+        encoding = minilm.encode(first, second)
+        assert encode_pair(minilm, first, second) == (encoding.ids, encoding.type_ids)
+
+
+def test_masked_lm_loss_is_cross_entropy_over_the_masked_positions():
+    scores, labels = torch.randn(2, 5, 7), torch.randint(7, (2, 5))
+    labels[0, :3] = IGNORE
+    expected = torch.nn.functional.cross_entropy(scores.transpose(1, 2), labels)  # ignores -100
+    torch.testing.assert_close(bert_module.masked_lm_loss(scores, labels), expected)
+
+
+def test_the_new_bert_checks_pass_the_references(capsys):
+    check.encode_pair(encode_pair)
+    check.bert_embeddings(bert_module.BertEmbeddings)
+    check.masked_lm_loss(bert_module.masked_lm_loss)
+    assert capsys.readouterr().out.count("✅") == 3
+
+
+@pytest.mark.parametrize(
+    "checker, mistake",
+    [(check.encode_pair, m) for m in PAIR_MISTAKES]
+    + [(check.bert_embeddings, m) for m in EMBEDDING_MISTAKES]
+    + [(check.masked_lm_loss, m) for m in MLM_LOSS_MISTAKES],
+    ids=lambda value: getattr(value, "hint", "")[:40] or getattr(value, "__name__", ""),
+)
+def test_the_new_bert_mistakes_get_their_hint(checker, mistake):
+    with pytest.raises(check.CheckFailed) as failure:
+        checker(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)

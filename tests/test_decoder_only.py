@@ -10,6 +10,7 @@ from course_lib import decoder_only as reference
 from course_lib.check.decoder_only import (
     GENERATE_CASES,
     GENERATE_MISTAKES,
+    GPT_BLOCK_MISTAKES,
     HARD_CODED_ID_MISTAKES,
     LOSS_MASK_MISTAKES,
     ScriptedLM,
@@ -184,3 +185,70 @@ def test_generate_may_ask_the_model_for_its_device(capsys):
 
     check.generate(device_aware)
     assert capsys.readouterr().out.startswith("✅ generate")
+
+
+def test_the_gpt_block_and_sampling_references_pass(capsys):
+    check.gpt_block(reference.GPTBlock)
+    check.sample_next_token(reference.sample_next_token)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("✅ GPTBlock") and lines[1].startswith("✅ sample_next_token")
+
+
+@pytest.mark.parametrize("mistake", GPT_BLOCK_MISTAKES, ids=lambda m: m.hint[:40])
+def test_gpt_block_mistakes_get_their_hint(mistake):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.gpt_block(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)
+
+
+def _top_k_plus_one(logits, temperature=1.0, top_k=None, generator=None):
+    top_k = None if top_k is None else top_k + 1
+    return reference.sample_next_token(logits, temperature, top_k, generator)
+
+
+def _temperature_after_softmax(logits, temperature=1.0, top_k=None, generator=None):
+    if top_k is not None:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probabilities = torch.softmax(logits, dim=-1) / temperature
+    probabilities = probabilities / probabilities.sum(-1, keepdim=True)
+    return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
+
+
+def _temperature_multiplied(logits, temperature=1.0, top_k=None, generator=None):
+    return reference.sample_next_token(logits, 1 / temperature, top_k, generator)
+
+
+def _always_greedy(logits, temperature=1.0, top_k=None, generator=None):
+    return logits.argmax(-1)
+
+
+def _global_generator(logits, temperature=1.0, top_k=None, generator=None):
+    return reference.sample_next_token(logits, temperature, top_k, None)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_top_k_plus_one, "(k + 1 tokens kept?)"),
+        (_temperature_after_softmax, "the temperature is applied after the softmax"),
+        (_temperature_multiplied, "the logits are multiplied by the temperature"),
+        (_always_greedy, "the most likely token is always drawn"),
+        (_global_generator, "changed torch's global random state"),
+        (lambda logits, temperature, top_k, generator: logits, "return one token id per row"),
+    ],
+)
+def test_sampling_mistakes_are_named(wrong, hint):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.sample_next_token(wrong)
+    assert hint in str(failure.value)
+
+
+def test_a_near_zero_temperature_is_greedy_and_top_k_keeps_k_tokens():
+    logits = torch.tensor([[0.1, 3.0, 2.9, -1.0], [5.0, 0.0, 4.0, 4.5]])
+    generator = torch.Generator().manual_seed(0)
+    assert reference.sample_next_token(logits, 1e-4, generator=generator).tolist() == [1, 0]
+    draws = reference.sample_next_token(logits.repeat(500, 1), 5.0, 2, generator)
+    assert set(draws[0::2].tolist()) == {1, 2} and set(draws[1::2].tolist()) == {0, 3}
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        reference.sample_next_token(logits, 0.0)

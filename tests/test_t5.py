@@ -11,6 +11,7 @@ import transformers
 from transformers.models.t5.modeling_t5 import T5Attention, T5LayerNorm
 
 from course_lib import check, t5, t5_data, t5_training
+from course_lib.check.t5 import BUCKET_MISTAKES, RMS_MISTAKES, _bucket
 from course_lib.training import use_fast_attention
 
 ATOL = 1e-5
@@ -413,3 +414,23 @@ def test_training_on_the_mixture_lowers_the_loss():
     assert sum(history.losses[-3:]) < sum(history.losses[:3])
     answers = t5_training.predict(model, data, "topic", "test", limit=5)
     assert len(answers) == 5 and all(isinstance(answer, str) for answer in answers)
+
+
+def test_the_rms_norm_and_bucket_checks_pass_the_references_and_name_each_mistake(capsys):
+    check.rms_norm(t5.RMSNorm)
+    check.relative_position_bucket(t5.relative_position_bucket)
+    assert capsys.readouterr().out.count("✅") == 2
+    distances = torch.arange(-300, 301)[None]
+    for bidirectional in (True, False):  # the catalogue's unmodified path is the reference
+        assert torch.equal(
+            _bucket(distances, bidirectional, 32, 128, mistake=None),
+            t5.relative_position_bucket(distances, bidirectional, 32, 128),
+        )
+    for checker, mistakes in (
+        (check.rms_norm, RMS_MISTAKES),
+        (check.relative_position_bucket, BUCKET_MISTAKES),
+    ):
+        for mistake in mistakes:
+            with pytest.raises(check.CheckFailed) as failure:
+                checker(mistake.wrong_implementation)
+            assert mistake.hint in str(failure.value)

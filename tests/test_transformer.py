@@ -12,9 +12,14 @@ from course_lib import transformer as reference
 from course_lib.attention import causal_mask, padding_mask
 from course_lib.check.transformer import (
     BEAM_MISTAKES,
+    DECODER_LAYER_MISTAKES,
+    ENCODER_LAYER_MISTAKES,
     ENCODING_MISTAKES,
+    FEED_FORWARD_MISTAKES,
     LENGTH_MISTAKES,
     MASK_MISTAKES,
+    SUBLAYER_MISTAKES,
+    TRANSFORMER_MISTAKES,
 )
 from course_lib.transformer import (
     DecoderLayer,
@@ -197,6 +202,19 @@ def _checkers_04():
             reference.length_normalized,
             LENGTH_MISTAKES,
         ),
+        "sublayer_connection": (
+            check.sublayer_connection,
+            reference.sublayer_connection,
+            SUBLAYER_MISTAKES,
+        ),
+        "FeedForward": (check.feed_forward, reference.FeedForward, FEED_FORWARD_MISTAKES),
+        "EncoderLayer": (check.encoder_layer, reference.EncoderLayer, ENCODER_LAYER_MISTAKES),
+        "DecoderLayer": (check.decoder_layer, reference.DecoderLayer, DECODER_LAYER_MISTAKES),
+        "Transformer": (
+            check.transformer_model,
+            reference.TranslationTransformer,
+            TRANSFORMER_MISTAKES,
+        ),
     }
 
 
@@ -208,9 +226,7 @@ def _planted_04():
     ]
 
 
-@pytest.mark.parametrize(
-    "name", ["positional_encoding", "decoder_self_attention_mask", "beam_step", "length_normalized"]
-)
+@pytest.mark.parametrize("name", list(_checkers_04()))
 def test_notebook_04_reference_passes(name, capsys):
     checker, reference, _ = _checkers_04()[name]
     checker(reference)
@@ -229,3 +245,34 @@ def test_notebook_04_planted_mistakes_get_their_hint(name, index):
 def test_causal_mask_is_torch_square_subsequent_mask_with_the_meaning_flipped(size):
     theirs = nn.Transformer.generate_square_subsequent_mask(size)  # 0 = allowed, -inf = blocked
     assert torch.equal(causal_mask(size), theirs == 0)
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_the_assembled_translator_is_the_torch_stack_with_embeddings(norm_first):
+    """TranslationTransformer, written out layer by layer, computes what TransformerStack (equal to
+    nn.Transformer) computes on the embedded inputs, with the same weights."""
+    torch.manual_seed(0)
+    model = TranslationTransformer(
+        9, 11, d_model=16, num_heads=2, num_layers=2, d_ff=32, dropout=0.0, norm_first=norm_first
+    ).eval()
+    stack = TransformerStack(16, 2, 2, 2, 32, norm_first=norm_first).eval()
+    stack.load_state_dict(
+        {
+            key: value
+            for key, value in model.state_dict().items()
+            if "embedding" not in key and not key.startswith("output")
+        }
+    )
+    source, lengths = torch.tensor([[4, 5, 6, 7], [8, 5, 0, 0]]), torch.tensor([4, 2])
+    target = torch.tensor([[1, 4, 5], [1, 6, 0]])
+    mask = padding_mask(lengths, 4)
+    expected = model.output(
+        stack(
+            model._embed(model.source_embedding, source),
+            model._embed(model.target_embedding, target),
+            mask,
+            causal_mask(3),
+            mask,
+        )
+    )
+    torch.testing.assert_close(model(source, lengths, target), expected, atol=ATOL, rtol=ATOL)

@@ -14,46 +14,70 @@ from .attention import (
     scaled_dot_product_attention,
     translate,
 )
-from .bert import mask_tokens, mean_pool, nsp_pair
-from .decoder_only import generate, summary_loss_mask
+from .bert import (
+    bert_embeddings,
+    encode_pair,
+    mask_tokens,
+    masked_lm_loss,
+    mean_pool,
+    nsp_pair,
+)
+from .decoder_only import generate, gpt_block, sample_next_token, summary_loss_mask
 from .framework import CheckFailed
 from .hugging_face import collate
 from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
 from .orientation import softmax
 from .rnn import encoder_decoder, gru_cell_step, lstm_cell_step, rnn_cell_step
-from .t5 import format_example, span_corruption
+from .t5 import format_example, relative_position_bucket, rms_norm, span_corruption
 from .transformer import (
     beam_step,
+    decoder_layer,
     decoder_self_attention_mask,
+    encoder_layer,
+    feed_forward,
     length_normalized,
     positional_encoding,
+    sublayer_connection,
+    transformer_model,
 )
 
 __all__ = [
     "CheckFailed",
     "attention_decoder_step",
     "beam_step",
+    "bert_embeddings",
+    "decoder_layer",
     "decoder_self_attention_mask",
+    "encode_pair",
     "encoder_decoder",
+    "encoder_layer",
+    "feed_forward",
     "format_example",
     "causal_mask",
     "collate",
     "generate",
+    "gpt_block",
     "gru_cell_step",
     "length_normalized",
     "lstm_cell_step",
     "mask_tokens",
+    "masked_lm_loss",
     "mean_pool",
     "merge_heads",
     "multi_head_attention_forward",
     "nsp_pair",
     "padding_mask",
+    "relative_position_bucket",
+    "rms_norm",
     "positional_encoding",
     "span_corruption",
     "rnn_cell_step",
+    "sample_next_token",
     "scaled_dot_product_attention",
     "softmax",
     "split_heads",
+    "sublayer_connection",
     "summary_loss_mask",
+    "transformer_model",
     "translate",
 ]

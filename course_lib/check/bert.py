@@ -12,10 +12,14 @@ from __future__ import annotations
 import random
 
 import torch
+import torch.nn.functional as F
 
 from .. import bert as reference
+from .. import packages
+from .. import pretraining_data as reference_data
 from ..data import IGNORE_INDEX
 from .framework import (
+    Built,
     Case,
     CheckFailed,
     Mistake,
@@ -23,7 +27,10 @@ from .framework import (
     passed,
     require_function,
     run_cases,
+    run_module_cases,
 )
+
+tokenizers = packages.lazy("tokenizers", "tokenizers==0.23.3")
 
 MASK_SIGNATURE = "mask_tokens(ids, special, mask_id, vocab_size, generator)"
 NSP_SIGNATURE = "nsp_pair(documents, document, sentence, rng)"
@@ -388,3 +395,261 @@ def mean_pool(learner_fn) -> None:
         rtol=1e-5,
     )
     passed("mean_pool", f"correct on {len(cases)} padded batches (atol=1e-06)")
+
+
+# --- the sentence-pair input ---------------------------------------------------------------------
+
+PAIR_SIGNATURE = "encode_pair(tokenizer, first, second)"
+PAIRS = [
+    ("The war lasted ten years.", "Troy fell at last."),
+    ("Achilles was invulnerable except for his heel.", "Paris knew."),
+    ("A gripping, beautifully shot film.", "Dull."),
+    ("Short.", "A much longer second sentence, with a comma and unusual words like Myrmidons."),
+]
+
+
+def _pair_mistake(kind):
+    def wrong(tokenizer, first, second):
+        ids, segments = reference_data.encode_pair(tokenizer, first, second)
+        a_length = len(tokenizer.encode(first, add_special_tokens=False).ids)
+        if kind == "first sep in B":
+            segments = [0] * (a_length + 1) + [1] * (len(ids) - a_length - 1)
+        elif kind == "one segment":
+            segments = [0] * len(ids)
+        elif kind == "no final sep":
+            ids, segments = ids[:-1], segments[:-1]
+        elif kind == "no cls":
+            ids, segments = ids[1:], segments[1:]
+        elif kind == "cls in B":
+            segments = [1] + segments[1:]
+        return ids, segments
+
+    return wrong
+
+
+PAIR_MISTAKES = [
+    Mistake(
+        "the [SEP] that ends sentence A belongs to segment 0: segments are 0 up to and including "
+        "the first [SEP], 1 for sentence B and its [SEP]",
+        _pair_mistake("first sep in B"),
+    ),
+    Mistake(
+        "every segment id is 0: sentence B and its [SEP] get segment 1",
+        _pair_mistake("one segment"),
+    ),
+    Mistake("the input ends with a [SEP] after sentence B too", _pair_mistake("no final sep")),
+    Mistake("the input starts with [CLS]", _pair_mistake("no cls")),
+    Mistake("[CLS] belongs to segment 0, with sentence A", _pair_mistake("cls in B")),
+]
+
+
+def _as_tensors(fn):
+    """The learner's (ids, segments), lists or tensors, as two long tensors."""
+
+    def call(*args):
+        result = fn(*args)
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            return result  # run_cases explains what a pair of outputs should be
+        return tuple(torch.as_tensor(part, dtype=torch.long) for part in result)
+
+    return call
+
+
+def _pair_tokenizers():
+    minilm = tokenizers.Tokenizer.from_file(str(packages.minilm_folder() / "tokenizer.json"))
+    minilm.no_padding()
+    minilm.no_truncation()
+    return {"MiniLM's tokenizer": minilm}
+
+
+def encode_pair(learner_fn) -> None:
+    """Check `encode_pair(tokenizer, first, second) -> (ids, segment ids)` against the MiniLM
+    tokenizer's own pair encoding."""
+    fn = require_function(learner_fn, "encode_pair")
+    cases = []
+    for name, tokenizer in _pair_tokenizers().items():
+        for first, second in PAIRS:
+            label = f"{name}, {first!r}, {second!r}"
+            cases.append(Case((tokenizer, first, second), label=label))
+    run_cases(
+        "encode_pair",
+        _as_tensors(fn),
+        lambda tokenizer, first, second: tuple(
+            torch.tensor(part) for part in _their_pair(tokenizer, first, second)
+        ),
+        cases,
+        signature=PAIR_SIGNATURE,
+        mistakes=[Mistake(m.hint, _as_tensors(m.wrong_implementation)) for m in PAIR_MISTAKES],
+        atol=0,
+        rtol=0,
+        differentiable=False,
+        output_names=("ids", "segments"),
+        dtype_advice="return integer ids",
+    )
+    passed("encode_pair", f"the same ids and segments as MiniLM's tokenizer on {len(cases)} pairs")
+
+
+def _their_pair(tokenizer, first, second):
+    encoding = tokenizer.encode(first, second)
+    return encoding.ids, encoding.type_ids
+
+
+# --- BERT's input embeddings ---------------------------------------------------------------------
+
+
+class _NoSegments(reference.BertEmbeddings):
+    def forward(self, ids, segments):
+        positions = torch.arange(ids.shape[1])
+        return self.dropout(self.norm(self.tokens(ids) + self.positions(positions)))
+
+
+class _NoPositions(reference.BertEmbeddings):
+    def forward(self, ids, segments):
+        return self.dropout(self.norm(self.tokens(ids) + self.segments(segments)))
+
+
+class _NoNorm(reference.BertEmbeddings):
+    def forward(self, ids, segments):
+        positions = torch.arange(ids.shape[1])
+        x = self.tokens(ids) + self.segments(segments) + self.positions(positions)
+        return self.dropout(x)
+
+
+class _PositionsFromOne(reference.BertEmbeddings):
+    def forward(self, ids, segments):
+        positions = torch.arange(1, ids.shape[1] + 1)
+        x = self.tokens(ids) + self.segments(segments) + self.positions(positions)
+        return self.dropout(self.norm(x))
+
+
+class _DropoutBeforeNorm(reference.BertEmbeddings):
+    def forward(self, ids, segments):
+        positions = torch.arange(ids.shape[1])
+        x = self.tokens(ids) + self.segments(segments) + self.positions(positions)
+        return self.norm(self.dropout(x))
+
+
+EMBEDDING_MISTAKES = [
+    Mistake(
+        "the segment embeddings are missing: add self.segments(segments), which tells sentence "
+        "A's tokens from sentence B's",
+        _NoSegments,
+    ),
+    Mistake(
+        "the position embeddings are missing: add self.positions(torch.arange(seq_len)), or the "
+        "model cannot tell word order",
+        _NoPositions,
+    ),
+    Mistake(
+        "the LayerNorm after the sum is missing: norm(tokens + segments + positions)",
+        _NoNorm,
+    ),
+    Mistake(
+        "positions start at 0: torch.arange(seq_len), not 1 .. seq_len",
+        _PositionsFromOne,
+    ),
+    Mistake(
+        "dropout comes last, after the LayerNorm: dropout(norm(sum))",
+        _DropoutBeforeNorm,
+    ),
+]
+
+
+def bert_embeddings(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `BertEmbeddings(config)` against the course's (equal to
+    `transformers`' BertEmbeddings with the same weights): tokens, segments, positions, norm,
+    dropout."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        config = reference.BertConfig(vocab_size=30, hidden=16, max_len=12, dropout=0.3)
+        for training in (False, True):
+            module = reference.BertEmbeddings(config)
+            for embedding in (module.segments, module.positions):
+                torch.nn.init.normal_(embedding.weight)  # large enough that missing ones show
+            ids = torch.randint(5, 30, (3, 9), generator=generator)
+            segments = (torch.arange(9) >= torch.tensor([[4], [6], [2]])).long()
+            built = Built(module, (config,), training=training, seed=seed)
+            cases.append(Case((built, ids, segments)))
+    run_module_cases(
+        "BertEmbeddings",
+        learner_class,
+        cases,
+        signature="BertEmbeddings(config), forward(ids, segments)",
+        mistakes=EMBEDDING_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    passed("BertEmbeddings", f"matches the course's with its weights on {len(cases)} cases")
+
+
+# --- the masked-LM loss --------------------------------------------------------------------------
+
+
+def _all_positions(scores, labels):
+    masked = labels != IGNORE_INDEX
+    losses = F.cross_entropy(scores[masked], labels[masked], reduction="sum")
+    return losses / labels.numel()
+
+
+def _summed(scores, labels):
+    masked = labels != IGNORE_INDEX
+    return F.cross_entropy(scores[masked], labels[masked], reduction="sum")
+
+
+def _double_softmax(scores, labels):
+    masked = labels != IGNORE_INDEX
+    return F.cross_entropy(scores[masked].softmax(-1), labels[masked])
+
+
+def _probabilities_as_loss(scores, labels):
+    masked = labels != IGNORE_INDEX
+    probabilities = scores[masked].softmax(-1)
+    return -probabilities.gather(1, labels[masked][:, None]).mean()
+
+
+MLM_LOSS_MISTAKES = [
+    Mistake(
+        "the loss is averaged over every position: average over the masked positions only (the "
+        "others have no label), e.g. F.cross_entropy(scores[masked], labels[masked])",
+        _all_positions,
+    ),
+    Mistake("return the mean over the masked positions, not the sum", _summed),
+    Mistake(
+        "F.cross_entropy takes raw scores (logits) and applies the softmax itself: don't softmax "
+        "before it",
+        _double_softmax,
+    ),
+    Mistake(
+        "the loss is the negative *log*-probability of the right token: F.cross_entropy, not "
+        "minus the probability",
+        _probabilities_as_loss,
+    ),
+]
+
+
+def masked_lm_loss(learner_fn) -> None:
+    """Check `masked_lm_loss(mlm_scores, labels)`: the mean cross-entropy over the positions whose
+    label is not -100."""
+    fn = require_function(learner_fn, "masked_lm_loss")
+    generator = torch.Generator().manual_seed(0)
+    cases = []
+    for batch, seq, vocab, share in [(2, 6, 10, 0.3), (3, 8, 7, 0.5), (1, 5, 12, 0.2)]:
+        scores = 2 * torch.randn(batch, seq, vocab, generator=generator)
+        labels = torch.randint(vocab, (batch, seq), generator=generator)
+        hidden = torch.rand(batch, seq, generator=generator) < share
+        hidden[0, 1] = True  # at least one masked position
+        labels[~hidden] = IGNORE_INDEX
+        cases.append(Case((scores, labels)))
+    run_cases(
+        "masked_lm_loss",
+        fn,
+        reference.masked_lm_loss,
+        cases,
+        signature="masked_lm_loss(mlm_scores, labels)",
+        mistakes=MLM_LOSS_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    passed("masked_lm_loss", f"correct on {len(cases)} batches (atol=1e-05)")

@@ -1,20 +1,26 @@
-"""Checks for notebook 05 (a decoder-only summariser): the loss mask over the summary's tokens
-and the greedy generation loop."""
+"""Checks for notebook 05 (a decoder-only summariser): the loss mask over the summary's tokens,
+the greedy generation loop, the GPT block (against the course's, with its weights) and sampling
+with temperature and top-k (statistical)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import decoder_only as reference
+from ..attention import causal_mask
 from .framework import (
+    Built,
     Case,
     CheckFailed,
     Mistake,
     call_learner,
+    call_plainly,
     passed,
     require_function,
     run_cases,
+    run_module_cases,
 )
 
 
@@ -265,3 +271,216 @@ def _require_deterministic(fn, case: Case) -> None:
             f"generate({case.describe()}) gave different tokens on different calls: greedy "
             "decoding takes the most likely token (argmax), it does not sample"
         )
+
+
+# --- the GPT block ------------------------------------------------------------------------------
+
+
+class _NoCausalMask(reference.GPTBlock):
+    def forward(self, x, mask=None):
+        return super().forward(x, torch.ones(x.shape[1], x.shape[1], dtype=torch.bool))
+
+
+class _FutureOnly(reference.GPTBlock):
+    def forward(self, x, mask=None):
+        return super().forward(x, causal_mask(x.shape[1]).T)
+
+
+class _PostNorm(reference.GPTBlock):
+    def forward(self, x, mask=None):
+        self.norm_first = False
+        try:
+            return super().forward(x, mask)
+        finally:
+            self.norm_first = True
+
+
+class _NormalisedResidual(reference.GPTBlock):
+    def forward(self, x, mask=None):
+        mask = causal_mask(x.shape[1])
+        y = self.norm1(x)
+        x = y + self.dropout1(self.self_attention(y, y, y, mask)[0])
+        y = self.norm2(x)
+        return y + self.dropout2(self.feed_forward(y))
+
+
+class _BlockDropoutAlwaysOn(reference.GPTBlock):
+    def forward(self, x, mask=None):
+        mask = causal_mask(x.shape[1])
+        y = self.norm1(x)
+        x = x + F.dropout(self.self_attention(y, y, y, mask)[0], self.dropout1.p)
+        return x + F.dropout(self.feed_forward(self.norm2(x)), self.dropout2.p)
+
+
+GPT_BLOCK_MISTAKES = [
+    Mistake(
+        "there is no causal mask: every position sees the tokens after it, which a language model "
+        "must predict. Pass causal_mask(seq_len) to the self-attention",
+        _NoCausalMask,
+    ),
+    Mistake(
+        "the causal mask is transposed: True where the key comes after the query. A position may "
+        "attend to itself and the positions before it (the lower triangle)",
+        _FutureOnly,
+    ),
+    Mistake(
+        "this is post-norm: a GPT block normalises before each sublayer, x + "
+        "dropout(sublayer(norm(x)))",
+        _PostNorm,
+    ),
+    Mistake(
+        "the residual adds the input x itself, not norm(x): x + dropout(sublayer(norm(x)))",
+        _NormalisedResidual,
+    ),
+    Mistake(
+        "dropout is active in evaluation (F.dropout defaults to training=True): use the "
+        "nn.Dropout modules dropout1 and dropout2, which model.eval() switches off",
+        _BlockDropoutAlwaysOn,
+    ),
+]
+
+
+def gpt_block(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `GPTBlock(d_model, num_heads, d_ff, dropout)` against the course's
+    (the blocks of `DecoderOnlyLM`, itself equal to torch.nn's layers with a causal mask)."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for training in (False, True):
+            block = reference.GPTBlock(16, 4, 32, dropout=0.3)
+            built = Built(block, (16, 4, 32), {"dropout": 0.3}, training=training, seed=seed)
+            cases.append(Case((built, torch.randn(2, 6, 16, generator=generator))))
+    run_module_cases(
+        "GPTBlock",
+        learner_class,
+        cases,
+        signature="GPTBlock(d_model, num_heads, d_ff, dropout), forward(x)",
+        mistakes=GPT_BLOCK_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    passed("GPTBlock", f"matches the course's block with its weights on {len(cases)} cases")
+
+
+# --- sampling ------------------------------------------------------------------------------------
+
+SAMPLE_SIGNATURE = "sample_next_token(logits, temperature, top_k, generator)"
+DRAWS = 20_000  # per row: frequencies within 0.015 of the truth (about 3.5 standard deviations)
+FREQUENCY_TOLERANCE = 0.015
+
+
+def _draw(fn, logits, temperature, top_k, seed):
+    generator = torch.Generator().manual_seed(seed)
+    where = f"sample_next_token(logits {tuple(logits.shape)}, temperature={temperature}, "
+    where += f"top_k={top_k}, generator)"
+    ids = call_plainly(
+        fn, "sample_next_token", where, SAMPLE_SIGNATURE, logits, temperature, top_k, generator
+    )
+    if not isinstance(ids, torch.Tensor) or ids.shape != logits.shape[:1]:
+        got = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise CheckFailed(
+            f"{where} returned {got}: return one token id per row, a tensor of shape "
+            f"({logits.shape[0]},)"
+        )
+    if ids.is_floating_point():
+        raise CheckFailed(f"{where} returned floats: return token ids (torch.long)")
+    return ids.long()
+
+
+def _frequencies(fn, logits, temperature, top_k, seed) -> torch.Tensor:
+    """(vocab,) share of each token over DRAWS calls on one row repeated DRAWS times."""
+    ids = _draw(fn, logits.expand(DRAWS, -1).clone(), temperature, top_k, seed)
+    return torch.bincount(ids, minlength=logits.shape[-1]).double() / DRAWS
+
+
+def _expected(logits, temperature, top_k) -> torch.Tensor:
+    kept = logits.clone()
+    if top_k is not None:
+        kept[kept < kept.topk(top_k).values[-1]] = float("-inf")
+    return torch.softmax(kept / temperature, dim=-1).double()
+
+
+def sample_next_token(learner_fn, *, seed: int = 0) -> None:
+    """Check `sample_next_token(logits, temperature, top_k, generator)` statistically: tokens
+    outside the top k are never drawn; the frequencies match softmax(top-k logits / temperature)
+    within FREQUENCY_TOLERANCE over DRAWS draws; a temperature near 0 picks the most likely token;
+    the draws come from `generator` (the same seed gives the same tokens, another seed other
+    tokens, and torch's global random state is left alone)."""
+    fn = require_function(learner_fn, "sample_next_token")
+    logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -0.5, -1.0, 1.5, 0.2])
+    order = logits.argsort(descending=True)
+    global_state = torch.get_rng_state()
+    for temperature, top_k in ((1.0, None), (0.5, None), (2.0, None), (1.0, 3), (0.7, 5)):
+        got = _frequencies(fn, logits, temperature, top_k, seed)
+        where = f"temperature={temperature}, top_k={top_k}"
+        if top_k is not None:
+            outside = order[top_k:]
+            if got[outside].sum() > 0:
+                drawn = sorted(int(i) for i in outside if got[i] > 0)
+                many = " (k + 1 tokens kept?)" if got[order[: top_k + 1]].sum() == 1 else ""
+                raise CheckFailed(
+                    f"with {where}, tokens outside the {top_k} highest scores were drawn "
+                    f"(ids {drawn}){many}: keep exactly the top_k logits, set the others to -inf"
+                )
+        expected = _expected(logits, temperature, top_k)
+        worst = (got - expected).abs().max().item()
+        if worst > FREQUENCY_TOLERANCE:
+            raise CheckFailed(_frequency_hint(got, logits, temperature, top_k, where, worst))
+    if not torch.equal(torch.get_rng_state(), global_state):
+        raise CheckFailed(
+            "sampling changed torch's global random state: draw with the `generator` you are "
+            "given, torch.multinomial(probabilities, 1, generator=generator)"
+        )
+    batch = logits.expand(64, -1).clone()
+    first, again = _draw(fn, batch, 1.0, None, 7), _draw(fn, batch, 1.0, None, 7)
+    other = _draw(fn, batch, 1.0, None, 8)
+    if not torch.equal(first, again) or torch.equal(first, other):
+        raise CheckFailed(
+            "the draws do not follow the generator: the same generator seed must give the same "
+            "tokens, another seed other tokens. Pass generator=generator to torch.multinomial"
+        )
+    rows = torch.randn(16, 8, generator=torch.Generator().manual_seed(seed))
+    if not torch.equal(_draw(fn, rows, 1e-3, None, seed), rows.argmax(-1)):
+        raise CheckFailed(
+            "with a temperature near 0 the most likely token must be drawn every time (greedy): "
+            "divide the logits by the temperature before the softmax, per row"
+        )
+    passed(
+        "sample_next_token",
+        f"top-k respected, frequencies within {FREQUENCY_TOLERANCE} of softmax(logits / T) over "
+        f"{DRAWS:,} draws, greedy as T -> 0, the generator used",
+    )
+
+
+def _frequency_hint(got, logits, temperature, top_k, where, worst) -> str:
+    """Name the likely mistake behind frequencies that do not match softmax(logits / T)."""
+    candidates = [
+        (
+            "the temperature is applied after the softmax: divide the logits by it first, "
+            "softmax(logits / temperature)",
+            _expected(logits, 1.0, top_k),
+        ),
+        (
+            "the logits are multiplied by the temperature: divide them, softmax(logits / "
+            "temperature) (a temperature above 1 flattens the distribution)",
+            _expected(logits, 1 / temperature, top_k),
+        ),
+        (
+            "the most likely token is always drawn: sample from the probabilities "
+            "(torch.multinomial) instead of taking the argmax",
+            torch.nn.functional.one_hot(logits.argmax(), logits.shape[-1]).double(),
+        ),
+    ]
+    for hint, frequencies in candidates:
+        if (got - frequencies).abs().max().item() <= FREQUENCY_TOLERANCE and temperature != 1:
+            return f"with {where}: {hint}"
+        if hint.startswith("the most likely") and torch.equal(got, frequencies):
+            return f"with {where}: {hint}"
+    expected = _expected(logits, temperature, top_k)
+    token = int((got - expected).abs().argmax())
+    return (
+        f"with {where}, token {token} was drawn {got[token]:.3f} of the time, expected "
+        f"{expected[token]:.3f} (softmax of the top-k logits divided by the temperature); the "
+        f"largest gap is {worst:.3f}, above the tolerance {FREQUENCY_TOLERANCE}"
+    )

@@ -349,6 +349,7 @@ class Built:
     kwargs: dict[str, Any] = field(default_factory=dict)
     method: str = "forward"
     training: bool = False
+    seed: int = 0  # the random state each call starts from: the same dropout masks for both
 
     def describe(self) -> str:
         parts = [describe_value(value) for value in self.args]
@@ -384,20 +385,26 @@ def build_like(cls: type, built: Built, name: str) -> torch.nn.Module:
 
 def module_runner(cls: type, name: str) -> Callable:
     """A function (built, *inputs) -> output that builds `cls` like the reference and calls it:
-    the form `run_cases` compares. Construction runs with the global random state saved and
-    restored, so that building a module never changes later draws."""
+    the form `run_cases` compares. Building and calling run with the global random state saved
+    and restored (nothing a check does changes later draws), and the call starts from
+    `built.seed`, as the reference's does: in training mode both draw the same dropout masks."""
 
     def run(built: Built, *inputs, **options):
         with torch.random.fork_rng(devices=[]):
             module = build_like(cls, built, name)
-        return getattr(module, built.method)(*inputs, **options)
+        return _seeded_call(module, built, inputs, options)
 
     return run
 
 
 def reference_runner(built: Built, *inputs, **options):
+    return _seeded_call(built.reference.train(built.training), built, inputs, options)
+
+
+def _seeded_call(module: torch.nn.Module, built: Built, inputs: tuple, options: dict):
     with torch.random.fork_rng(devices=[]):
-        return getattr(built.reference.train(built.training), built.method)(*inputs, **options)
+        torch.manual_seed(built.seed)
+        return getattr(module, built.method)(*inputs, **options)
 
 
 def require_class(candidate: Any, name: str) -> type:

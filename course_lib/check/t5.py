@@ -1,4 +1,5 @@
-"""Checks for notebook 07 (T5): span corruption, and writing each task as text.
+"""Checks for notebook 07 (T5): span corruption, writing each task as text, RMSNorm (against the
+course's, equal to `transformers`' T5LayerNorm) and the relative position buckets.
 
 Span corruption is random, so its check is partly statistical: over a few hundred sequences the
 share of hidden tokens must be close to `noise_density` and the mean span length close to
@@ -9,10 +10,24 @@ target together giving back the original).
 
 from __future__ import annotations
 
+import math
 import random
 
+import torch
+
+from .. import t5 as model_reference
 from .. import t5_data as reference
-from .framework import CheckFailed, call_plainly, passed, require_function
+from .framework import (
+    Built,
+    Case,
+    CheckFailed,
+    Mistake,
+    call_plainly,
+    passed,
+    require_function,
+    run_cases,
+    run_module_cases,
+)
 
 SPAN_SIGNATURE = "span_corruption(tokens, sentinels, rng, noise_density=0.15, mean_span_length=3.0)"
 FORMAT_SIGNATURE = "format_example(task, example)"
@@ -305,3 +320,154 @@ def format_example(learner_fn) -> None:
         "format_example",
         f"all five tasks formatted right on {len(FORMAT_CASES)} examples, unknown task refused",
     )
+
+
+# --- RMSNorm and the relative position buckets ---------------------------------------------------
+
+
+class _SubtractsTheMean(model_reference.RMSNorm):
+    def forward(self, x):
+        centred = x - x.mean(-1, keepdim=True)
+        return self.weight * centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+class _EpsOutside(model_reference.RMSNorm):
+    def forward(self, x):
+        return self.weight * x / (x.pow(2).mean(-1, keepdim=True).sqrt() + self.eps)
+
+
+class _NoWeight(model_reference.RMSNorm):
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+class _NormNotMean(model_reference.RMSNorm):
+    def forward(self, x):
+        return self.weight * x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + self.eps)
+
+
+class _WrongAxis(model_reference.RMSNorm):
+    def forward(self, x):
+        return self.weight * x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + self.eps)
+
+
+RMS_MISTAKES = [
+    Mistake(
+        "RMSNorm does not subtract the mean (that is LayerNorm): divide x itself by "
+        "sqrt(mean(x^2) + eps)",
+        _SubtractsTheMean,
+    ),
+    Mistake(
+        "eps goes inside the square root: x / sqrt(mean(x^2) + eps), as T5LayerNorm computes it",
+        _EpsOutside,
+    ),
+    Mistake("the learned scale is missing: multiply by self.weight", _NoWeight),
+    Mistake(
+        "divide by the root *mean* square: mean(x^2) over the features, not their sum",
+        _NormNotMean,
+    ),
+    Mistake(
+        "the mean runs over the wrong axis: normalise each position's features, the last axis "
+        "(dim=-1)",
+        _WrongAxis,
+    ),
+]
+
+
+def rms_norm(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `RMSNorm(d_model, eps)` (a parameter `weight`) against the course's,
+    which equals `transformers`' T5LayerNorm."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for d_model, eps, shape in ((8, 1e-6, (2, 5, 8)), (6, 0.1, (3, 4, 6)), (16, 1e-6, (7, 16))):
+            module = model_reference.RMSNorm(d_model, eps)
+            torch.nn.init.normal_(module.weight, 1.0, 0.5)
+            x = 3 * torch.randn(*shape, generator=generator) + 2  # a mean far from 0
+            cases.append(Case((Built(module, (d_model,), {"eps": eps}), x)))
+    run_module_cases(
+        "RMSNorm",
+        learner_class,
+        cases,
+        signature="RMSNorm(d_model, eps), forward(x)",
+        mistakes=RMS_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    passed("RMSNorm", f"matches T5's layer norm on {len(cases)} cases")
+
+
+def _bucket(relative_position, bidirectional, num_buckets, max_distance, *, mistake):
+    """T5's bucketing with one mistake: the catalogue below."""
+    buckets = torch.zeros_like(relative_position)
+    if bidirectional:
+        num_buckets //= 2
+        right = relative_position < 0 if mistake == "halves swapped" else relative_position > 0
+        buckets = buckets + right.long() * num_buckets
+        distance = relative_position.abs()
+    else:
+        sign = 1 if mistake == "causal sign" else -1
+        distance = (sign * relative_position).clamp(min=0)
+    exact = num_buckets if mistake == "no exact half" else num_buckets // 2
+    exact = max(exact, 1)
+    scale = max(max_distance / exact, 1.0001)
+    log_ratio = torch.log(distance.clamp(min=1).float() / exact) / math.log(scale)
+    far = exact + (log_ratio * (num_buckets - exact)).long()
+    if mistake != "no clamp":
+        far = far.clamp(max=num_buckets - 1)
+    return buckets + torch.where(distance < exact, distance, far)
+
+
+BUCKET_MISTAKES = [
+    Mistake(
+        "in the causal case the sign is flipped: the decoder's keys are at or before the query, "
+        "so count the distance back, -relative_position (clamped at 0)",
+        lambda *a: _bucket(*a, mistake="causal sign"),
+    ),
+    Mistake(
+        "the two halves are swapped: keys to the right (relative_position > 0) take the upper "
+        "half, num_buckets // 2 and above",
+        lambda *a: _bucket(*a, mistake="halves swapped"),
+    ),
+    Mistake(
+        "half of the (remaining) buckets are exact: distances below num_buckets // 2 each get "
+        "their own bucket, the rest share log-spaced ones",
+        lambda *a: _bucket(*a, mistake="no exact half"),
+    ),
+    Mistake(
+        "far distances must stay in the last bucket: clamp the log-spaced buckets at "
+        "num_buckets - 1",
+        lambda *a: _bucket(*a, mistake="no clamp"),
+    ),
+]
+
+
+def relative_position_bucket(learner_fn) -> None:
+    """Check `relative_position_bucket(relative_position, bidirectional, num_buckets,
+    max_distance)` against T5's bucketing on distances -300 ... 300, both directions."""
+    fn = require_function(learner_fn, "relative_position_bucket")
+    distances = torch.arange(-300, 301)[None, :]
+    cases = [
+        Case((distances, bidirectional, num_buckets, max_distance), label=label)
+        for num_buckets, max_distance in ((32, 128), (16, 40), (8, 20))
+        for bidirectional in (True, False)
+        for label in [
+            f"distances -300..300, bidirectional={bidirectional}, num_buckets={num_buckets}, "
+            f"max_distance={max_distance}"
+        ]
+    ]
+    run_cases(
+        "relative_position_bucket",
+        fn,
+        model_reference.relative_position_bucket,
+        cases,
+        signature="relative_position_bucket(relative_position, bidirectional, num_buckets, "
+        "max_distance)",
+        mistakes=BUCKET_MISTAKES,
+        atol=0,
+        rtol=0,
+        differentiable=False,
+        dtype_advice="return integer bucket indices",
+    )
+    passed("relative_position_bucket", f"T5's buckets for every distance on {len(cases)} cases")

@@ -1,13 +1,18 @@
-"""Checks for notebook 04 (the Transformer): positional encoding, the decoder's self-attention
-mask, one step of beam search, and the length-normalised score of a finished hypothesis."""
+"""Checks for notebook 04 (the Transformer): positional encoding, the sublayer connection, the
+feed-forward block, the encoder and decoder layers and the assembled encoder-decoder the learner
+builds (each against the course's, with its weights), the decoder's self-attention mask, one step
+of beam search, and the length-normalised score of a finished hypothesis."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .. import transformer as reference
 from ..attention import causal_mask, padding_mask
-from .framework import Case, Mistake, passed, require_function, run_cases
+from .framework import Built, Case, Mistake, passed, require_function, run_cases, run_module_cases
+
+ATOL, RTOL = 1e-5, 1e-5
 
 
 def _encoding(
@@ -310,3 +315,483 @@ def length_normalized(learner_fn) -> None:
         dtype_advice="return the scores' dtype (float32)",
     )
     passed("length_normalized", f"correct on {len(cases)} cases, alpha from 0 to 1")
+
+
+# --- the layers the learner builds: sublayer connection, feed-forward, encoder and decoder layers,
+# and the assembled encoder-decoder; each against the course's own (itself equal to torch.nn's) ----
+
+
+def _same_draws(fn):
+    """`fn` called from a fixed random state (restored afterwards): dropout draws the same masks
+    for the learner's code and the reference."""
+
+    def call(*args, **kwargs):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return fn(*args, **kwargs)
+
+    return call
+
+
+def _sublayer(x, sublayer, norm, dropout, norm_first, *, mistake=None):
+    """The sublayer connection with one mistake: the catalogue below."""
+    if mistake == "swapped":
+        norm_first = not norm_first
+    if mistake == "residual after norm":
+        return (norm(dropout(sublayer(x))) if not norm_first else dropout(sublayer(norm(x)))) + x
+    if mistake == "normalised residual":
+        y = norm(x)
+        return (y + dropout(sublayer(y))) if norm_first else norm(y + dropout(sublayer(y)))
+    if mistake == "dropout on the sum":
+        return dropout(x + sublayer(norm(x))) if norm_first else norm(dropout(x + sublayer(x)))
+    if mistake == "no dropout":
+        return x + sublayer(norm(x)) if norm_first else norm(x + sublayer(x))
+    return reference.sublayer_connection(x, sublayer, norm, dropout, norm_first)
+
+
+SUBLAYER_MISTAKES = [
+    Mistake(
+        "post-norm adds first and normalises the sum: norm(x + dropout(sublayer(x))); yours "
+        "normalises the sublayer's output and adds x after",
+        lambda *a: _sublayer(*a, mistake="residual after norm"),
+    ),
+    Mistake(
+        "the residual adds the input x itself, not norm(x): x + dropout(sublayer(norm(x)))",
+        lambda *a: _sublayer(*a, mistake="normalised residual"),
+    ),
+    Mistake(
+        "the two placements are swapped: norm_first=True is pre-norm, "
+        "x + dropout(sublayer(norm(x))); norm_first=False is post-norm, "
+        "norm(x + dropout(sublayer(x)))",
+        lambda *a: _sublayer(*a, mistake="swapped"),
+    ),
+    Mistake(
+        "dropout goes on the sublayer's output, before the addition, not on the sum",
+        lambda *a: _sublayer(*a, mistake="dropout on the sum"),
+    ),
+    Mistake(
+        "dropout is missing: apply `dropout` to the sublayer's output before adding it",
+        lambda *a: _sublayer(*a, mistake="no dropout"),
+    ),
+]
+
+
+def _sublayer_cases(seed: int) -> list[Case]:
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for norm_first in (False, True):
+            for training in (False, True):
+                x = 2 * torch.randn(2, 5, 8, generator=generator) + 1
+                sublayer = torch.nn.Linear(8, 8)
+                norm = torch.nn.LayerNorm(8)
+                torch.nn.init.normal_(norm.weight, 1.0, 0.3)
+                torch.nn.init.normal_(norm.bias, 0.0, 0.3)
+                dropout = torch.nn.Dropout(0.3).train(training)
+                mode = "training" if training else "eval"
+                label = (
+                    f"x (2, 5, 8), a Linear sublayer, LayerNorm(8), Dropout(0.3) in {mode} mode, "
+                    f"norm_first={norm_first}"
+                )
+                cases.append(Case((x, sublayer, norm, dropout, norm_first), label=label))
+    return cases
+
+
+def sublayer_connection(learner_fn, *, seed: int = 0) -> None:
+    """Check `sublayer_connection(x, sublayer, norm, dropout, norm_first)` (pre-norm and
+    post-norm, dropout on and off)."""
+    fn = require_function(learner_fn, "sublayer_connection")
+    cases = _sublayer_cases(seed)
+    run_cases(
+        "sublayer_connection",
+        _same_draws(fn),
+        _same_draws(reference.sublayer_connection),
+        cases,
+        signature="sublayer_connection(x, sublayer, norm, dropout, norm_first)",
+        mistakes=[Mistake(m.hint, _same_draws(m.wrong_implementation)) for m in SUBLAYER_MISTAKES],
+        atol=ATOL,
+        rtol=RTOL,
+    )
+    passed("sublayer_connection", f"pre-norm and post-norm match on {len(cases)} cases")
+
+
+class _NoActivation(reference.FeedForward):
+    def forward(self, x):
+        return self.linear2(self.dropout(self.linear1(x)))
+
+
+class _DropoutAtTheEnd(reference.FeedForward):
+    def forward(self, x):
+        return self.dropout(self.linear2(self.activation(self.linear1(x))))
+
+
+class _DropoutAlwaysOn(reference.FeedForward):
+    def forward(self, x):
+        return self.linear2(F.dropout(self.activation(self.linear1(x)), self.dropout.p))
+
+
+class _ActivationAtTheEnd(reference.FeedForward):
+    def forward(self, x):
+        return self.activation(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+DROPOUT_IN_EVAL = (
+    "dropout is active in evaluation (F.dropout defaults to training=True): use an nn.Dropout "
+    "module (self.dropout), which model.eval() switches off"
+)
+FEED_FORWARD_MISTAKES = [
+    Mistake(
+        "the activation (ReLU) between the two linear layers is missing: without it the block is "
+        "one linear map",
+        _NoActivation,
+    ),
+    Mistake(
+        "dropout goes after the activation, between the two linear layers, not after the second",
+        _DropoutAtTheEnd,
+    ),
+    Mistake(DROPOUT_IN_EVAL, _DropoutAlwaysOn),
+    Mistake(
+        "the output of the second linear layer is not activated: "
+        "linear2(dropout(relu(linear1(x))))",
+        _ActivationAtTheEnd,
+    ),
+]
+
+
+def _layer_cases(make, sizes, seed: int, inputs) -> list[Case]:
+    """Cases for a layer class: `make(norm_first, dropout)` builds the reference; eval mode with
+    dropout 0.3 (it must be off), and training mode (the same masks for both), both placements."""
+    cases = []
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for norm_first in (False, True):
+            for training in (False, True):
+                module = make(norm_first)
+                kwargs = {"dropout": 0.3, "norm_first": norm_first}
+                built = Built(module, sizes, kwargs, training=training, seed=seed)
+                cases.append(Case((built, *inputs(generator))))
+    return cases
+
+
+def feed_forward(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `FeedForward(d_model, d_ff, dropout)` against the course's (names:
+    linear1, linear2, dropout)."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for training in (False, True):
+            module = reference.FeedForward(8, 16, dropout=0.3)
+            built = Built(module, (8, 16), {"dropout": 0.3}, training=training, seed=seed)
+            cases.append(Case((built, torch.randn(2, 5, 8, generator=generator))))
+    run_module_cases(
+        "FeedForward",
+        learner_class,
+        cases,
+        signature="FeedForward(d_model, d_ff, dropout), forward(x)",
+        mistakes=FEED_FORWARD_MISTAKES,
+        atol=ATOL,
+        rtol=RTOL,
+    )
+    passed("FeedForward", f"matches the course's with its weights on {len(cases)} cases")
+
+
+class _EncoderResidualAfterNorm(reference.EncoderLayer):
+    def forward(self, x, mask=None):
+        if self.norm_first:
+            return super().forward(x, mask)
+        x = self.norm1(self.dropout1(self.self_attention(x, x, x, mask)[0])) + x
+        return self.norm2(self.dropout2(self.feed_forward(x))) + x
+
+
+class _EncoderSwapped(reference.EncoderLayer):
+    def forward(self, x, mask=None):
+        self.norm_first = not self.norm_first
+        try:
+            return super().forward(x, mask)
+        finally:
+            self.norm_first = not self.norm_first
+
+
+class _EncoderNoMask(reference.EncoderLayer):
+    def forward(self, x, mask=None):
+        return super().forward(x, None)
+
+
+class _EncoderDropoutAlwaysOn(reference.EncoderLayer):
+    def forward(self, x, mask=None):
+        p = self.dropout1.p
+
+        def attend(y):
+            return self.self_attention(y, y, y, mask)[0]
+
+        def drop(y):
+            return F.dropout(y, p)
+
+        x = reference.sublayer_connection(x, attend, self.norm1, drop, self.norm_first)
+        return reference.sublayer_connection(
+            x, self.feed_forward, self.norm2, drop, self.norm_first
+        )
+
+
+class _EncoderFeedForwardWithoutResidual(reference.EncoderLayer):
+    def forward(self, x, mask=None):
+        def attend(y):
+            return self.self_attention(y, y, y, mask)[0]
+
+        x = reference.sublayer_connection(x, attend, self.norm1, self.dropout1, self.norm_first)
+        if self.norm_first:
+            return self.dropout2(self.feed_forward(self.norm2(x)))
+        return self.norm2(self.dropout2(self.feed_forward(x)))
+
+
+RESIDUAL_AFTER_NORM = (
+    "in post-norm the residual goes around the sublayer, before the norm: norm(x + "
+    "dropout(sublayer(x))); yours adds x after normalising"
+)
+SWAPPED = (
+    "the norm placements are swapped: norm_first=True normalises before each sublayer "
+    "(pre-norm), norm_first=False after the addition (post-norm)"
+)
+ENCODER_LAYER_MISTAKES = [
+    Mistake(RESIDUAL_AFTER_NORM, _EncoderResidualAfterNorm),
+    Mistake(SWAPPED, _EncoderSwapped),
+    Mistake(
+        "the mask is not passed to the self-attention: padding positions get attended to",
+        _EncoderNoMask,
+    ),
+    Mistake(DROPOUT_IN_EVAL, _EncoderDropoutAlwaysOn),
+    Mistake(
+        "the feed-forward sublayer needs its residual connection too: x + "
+        "dropout(feed_forward(...)), not its output alone",
+        _EncoderFeedForwardWithoutResidual,
+    ),
+]
+
+
+def encoder_layer(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first)` against
+    the course's, which equals `nn.TransformerEncoderLayer` with the same weights."""
+
+    def inputs(generator):
+        x = torch.randn(2, 5, 16, generator=generator)
+        return x, padding_mask(torch.tensor([5, 3]), 5)
+
+    cases = _layer_cases(
+        lambda norm_first: reference.EncoderLayer(16, 4, 32, 0.3, norm_first),
+        (16, 4, 32),
+        seed,
+        inputs,
+    )
+    run_module_cases(
+        "EncoderLayer",
+        learner_class,
+        cases,
+        signature="EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first), forward(x, mask)",
+        mistakes=ENCODER_LAYER_MISTAKES,
+        atol=ATOL,
+        rtol=RTOL,
+    )
+    passed(
+        "EncoderLayer",
+        f"post-norm and pre-norm, eval and training mode match on {len(cases)} cases",
+    )
+
+
+class _DecoderSelfAttentionTwice(reference.DecoderLayer):
+    def forward(self, x, memory, target_mask=None, memory_mask=None):
+        return super().forward(x, x, target_mask, target_mask)
+
+
+class _DecoderNoCausalMask(reference.DecoderLayer):
+    def forward(self, x, memory, target_mask=None, memory_mask=None):
+        return super().forward(x, memory, None, memory_mask)
+
+
+class _DecoderNoMemoryMask(reference.DecoderLayer):
+    def forward(self, x, memory, target_mask=None, memory_mask=None):
+        return super().forward(x, memory, target_mask, None)
+
+
+class _DecoderCrossFirst(reference.DecoderLayer):
+    def forward(self, x, memory, target_mask=None, memory_mask=None):
+        def attend_to_itself(y):
+            return self.self_attention(y, y, y, target_mask)[0]
+
+        def attend_to_memory(y):
+            return self.cross_attention(y, memory, memory, memory_mask)[0]
+
+        connect = reference.sublayer_connection
+        x = connect(x, attend_to_memory, self.norm1, self.dropout1, self.norm_first)
+        x = connect(x, attend_to_itself, self.norm2, self.dropout2, self.norm_first)
+        return connect(x, self.feed_forward, self.norm3, self.dropout3, self.norm_first)
+
+
+class _DecoderSwapped(reference.DecoderLayer):
+    def forward(self, x, memory, target_mask=None, memory_mask=None):
+        self.norm_first = not self.norm_first
+        try:
+            return super().forward(x, memory, target_mask, memory_mask)
+        finally:
+            self.norm_first = not self.norm_first
+
+
+DECODER_LAYER_MISTAKES = [
+    Mistake(
+        "cross-attention must take its keys and values from the encoder's output (memory), not "
+        "from the decoder's own states: cross_attention(y, memory, memory, memory_mask)",
+        _DecoderSelfAttentionTwice,
+    ),
+    Mistake(
+        "the decoder's self-attention has no causal mask: each position can see the words after "
+        "it. Pass target_mask to self_attention",
+        _DecoderNoCausalMask,
+    ),
+    Mistake(
+        "memory_mask is not passed to the cross-attention: the decoder attends to the source's "
+        "padding",
+        _DecoderNoMemoryMask,
+    ),
+    Mistake(
+        "the sublayers are in the wrong order: masked self-attention first, then cross-attention, "
+        "then the feed-forward network",
+        _DecoderCrossFirst,
+    ),
+    Mistake(SWAPPED, _DecoderSwapped),
+]
+
+
+def decoder_layer(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `DecoderLayer(d_model, num_heads, d_ff, dropout, norm_first)` against
+    the course's, which equals `nn.TransformerDecoderLayer` with the same weights."""
+
+    def inputs(generator):
+        x = torch.randn(2, 4, 16, generator=generator)
+        memory = torch.randn(2, 6, 16, generator=generator)
+        return x, memory, causal_mask(4), padding_mask(torch.tensor([6, 2]), 6)
+
+    cases = _layer_cases(
+        lambda norm_first: reference.DecoderLayer(16, 4, 32, 0.3, norm_first),
+        (16, 4, 32),
+        seed,
+        inputs,
+    )
+    run_module_cases(
+        "DecoderLayer",
+        learner_class,
+        cases,
+        signature=(
+            "DecoderLayer(d_model, num_heads, d_ff, dropout, norm_first), "
+            "forward(x, memory, target_mask, memory_mask)"
+        ),
+        mistakes=DECODER_LAYER_MISTAKES,
+        atol=ATOL,
+        rtol=RTOL,
+    )
+    passed(
+        "DecoderLayer",
+        f"post-norm and pre-norm, eval and training mode match on {len(cases)} cases",
+    )
+
+
+class _NoPositions(reference.TranslationTransformer):
+    def _embed(self, embedding, ids):
+        return self.dropout(embedding(ids))
+
+
+class _DecoderSeesTheFuture(reference.TranslationTransformer):
+    def decode(self, target_input, memory, source_mask):
+        y = self._embed(self.target_embedding, target_input)
+        for layer in self.decoder_layers:
+            y = layer(y, memory, None, source_mask)
+        return self.output(self.decoder_norm(y))
+
+
+class _SourcePaddingSeen(reference.TranslationTransformer):
+    def decode(self, target_input, memory, source_mask):
+        return super().decode(target_input, memory, None)
+
+
+class _NoFinalNorms(reference.TranslationTransformer):
+    def encode(self, source, source_lengths):
+        mask = padding_mask(source_lengths, source.shape[1])
+        x = self._embed(self.source_embedding, source)
+        for layer in self.encoder_layers:
+            x = layer(x, mask)
+        return x, mask
+
+    def decode(self, target_input, memory, source_mask):
+        y = self._embed(self.target_embedding, target_input)
+        for layer in self.decoder_layers:
+            y = layer(y, memory, causal_mask(target_input.shape[1]), source_mask)
+        return self.output(y)
+
+
+TRANSFORMER_MISTAKES = [
+    Mistake(
+        "the positional encoding is missing: add self.positions[:seq_len] to the token "
+        "embeddings, or the model cannot tell word order",
+        _NoPositions,
+    ),
+    Mistake(
+        "the decoder layers get no causal mask: build causal_mask(target_len) and pass it as "
+        "their target_mask",
+        _DecoderSeesTheFuture,
+    ),
+    Mistake(
+        "the source's padding mask is not passed to the decoder layers (memory_mask): their "
+        "cross-attention looks at <pad> positions",
+        _SourcePaddingSeen,
+    ),
+    Mistake(
+        "the final LayerNorms are missing: normalise after the last encoder layer "
+        "(encoder_norm) and after the last decoder layer (decoder_norm)",
+        _NoFinalNorms,
+    ),
+]
+
+
+def transformer_model(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's assembled `Transformer(source_vocab_size, target_vocab_size, d_model,
+    num_heads, num_layers, d_ff, dropout, norm_first)`: with the course's `TranslationTransformer`'s
+    weights it must encode and give the same logits (both placements)."""
+    generator = torch.Generator().manual_seed(seed)
+    encode_cases, forward_cases = [], []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for norm_first in (True, False):
+            sizes = (13, 11)
+            kwargs = {"d_model": 16, "num_heads": 4, "num_layers": 2, "d_ff": 32}
+            kwargs.update(dropout=0.2, norm_first=norm_first)
+            model = reference.TranslationTransformer(*sizes, **kwargs).eval()
+            source = torch.randint(4, 13, (3, 6), generator=generator)
+            source[1, 4:] = 0
+            source[2, 2:] = 0
+            lengths = torch.tensor([6, 4, 2])
+            target = torch.randint(4, 11, (3, 5), generator=generator)
+            target[:, 0] = 1
+            built = Built(model, sizes, kwargs, method="encode")
+            encode_cases.append(Case((built, source, lengths)))
+            forward_cases.append(Case((Built(model, sizes, kwargs), source, lengths, target)))
+    signature = (
+        "Transformer(source_vocab_size, target_vocab_size, d_model, num_heads, num_layers, "
+        "d_ff, dropout, norm_first), encode(source, source_lengths), forward(source, "
+        "source_lengths, target_input)"
+    )
+    for cases, outputs in ((encode_cases, ("memory", "mask")), (forward_cases, ("logits",))):
+        run_module_cases(
+            "Transformer",
+            learner_class,
+            cases,
+            signature=signature,
+            mistakes=TRANSFORMER_MISTAKES,
+            atol=ATOL,
+            rtol=RTOL,
+            output_names=outputs,
+        )
+    passed(
+        "Transformer",
+        "with TranslationTransformer's weights, the same memory and logits, post-norm and pre-norm",
+    )

@@ -74,12 +74,19 @@ CATALOG = (
     Entry(
         "04_transformer",
         "The Transformer",
-        "sinusoidal positional encoding, encoder and decoder layers (post-norm and pre-norm; "
-        "parity with `torch.nn.Transformer`), warm-up, label smoothing, greedy and beam search, "
-        "BLEU, the Transformer against the GRU with attention, the embedding-scale pitfall",
+        "sinusoidal positional encoding, the residual connection with its layer norm (post-norm "
+        "and pre-norm), the feed-forward block, encoder and decoder layers and the assembled "
+        "encoder–decoder built by the learner (equal to `torch.nn.Transformer` with copied "
+        "weights), warm-up, label smoothing, greedy and beam search, BLEU, the Transformer "
+        "against the GRU with attention, the embedding-scale pitfall",
         {
             "positional-encoding": "positional encoding",
+            "sublayer-connection": "residual connection",
+            "feed-forward": "feed-forward block",
+            "encoder-layer": "encoder layer",
+            "decoder-layer": "decoder layer",
             "decoder-mask": "decoder mask",
+            "transformer": "the whole Transformer",
             "beam-step": "beam step",
             "length-normalized": "length-normalised score",
         },
@@ -87,19 +94,32 @@ CATALOG = (
     Entry(
         "05_transformer_summarizer",
         "A decoder-only summarizer",
-        "docstring summarisation data and a byte-level BPE tokenizer, a decoder-only (GPT-style) "
-        "LM (parity with `torch.nn`), a loss on the summary only vs on every token, greedy "
-        "generation, ROUGE beside the first-words baseline",
-        {"summary-loss-mask": "summary loss mask", "generate": "generation loop"},
+        "docstring summarisation data and a byte-level BPE tokenizer, a GPT block of your own and "
+        "a decoder-only (GPT-style) LM (parity with `torch.nn`), a loss on the summary only vs on "
+        "every token, greedy generation, sampling with temperature and top-k, ROUGE beside the "
+        "first-words baseline",
+        {
+            "summary-loss-mask": "summary loss mask",
+            "gpt-block": "GPT block",
+            "generate": "generation loop",
+            "sample-next-token": "sampling with temperature and top-k",
+        },
     ),
     Entry(
         "06_bert_pretraining",
         "BERT pretraining",
         "transfer learning (feature-based vs fine-tuning) and the word2vec → T5 timeline, a "
-        "WordPiece tokenizer, BERT's input (tokens, segments, positions), MLM masking and NSP "
-        "pairs, a BERT (parity with `transformers`) pretrained on Wikipedia and news text from "
-        "gensim, cross-validated fine-tuning on 200 review sentences",
-        {"mask-tokens": "MLM masking", "nsp-pair": "NSP pairs"},
+        "WordPiece tokenizer, BERT's input built by you (the sentence pair and its segments, the "
+        "token + segment + position embeddings), MLM masking, the masked-LM loss and NSP pairs, "
+        "a BERT (parity with `transformers`) pretrained on Wikipedia and news text from gensim, "
+        "cross-validated fine-tuning on 200 review sentences",
+        {
+            "encode-pair": "sentence-pair input",
+            "bert-embeddings": "BERT's input embeddings",
+            "mask-tokens": "MLM masking",
+            "masked-lm-loss": "masked-LM loss",
+            "nsp-pair": "NSP pairs",
+        },
     ),
     Entry(
         "06b_bert_real_weights",
@@ -117,7 +137,12 @@ CATALOG = (
         "with `transformers`), examples-proportional, capped and temperature mixing, "
         "span-corruption pretraining then one model trained on all five tasks, a GLUE-style "
         "table against trivial baselines",
-        {"format_example": "prefix formatting", "span_corruption": "span corruption"},
+        {
+            "format_example": "prefix formatting",
+            "span_corruption": "span corruption",
+            "rms-norm": "RMSNorm",
+            "relative-position-bucket": "relative position buckets",
+        },
     ),
     Entry(
         "08_hugging_face",
