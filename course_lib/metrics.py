@@ -14,6 +14,7 @@ Scales: `accuracy` / `exact_match`, `pearson` and `majority_share` are fractions
                                                                      (`first_words`)
     accuracy         masked words and next sentences (06),           the most frequent label
                      sentiment (06b, 08), topic (07)                 (`majority_share`)
+    F1 (positive)    sentiment with `Trainer` (08)
     Pearson          word similarity (07)                            the mean score (a constant:
                                                                      0)
 """
@@ -79,11 +80,20 @@ def mean_and_std(values: Sequence[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}%"
 
 
-def trainer_accuracy(prediction) -> dict[str, float]:
-    """Accuracy as `transformers.Trainer`'s `compute_metrics` wants it: from an EvalPrediction
-    (logits in `predictions`, labels in `label_ids`) to {"accuracy": share}."""
-    predicted = prediction.predictions.argmax(-1)
-    return {"accuracy": float((predicted == prediction.label_ids).mean())}
+def trainer_metrics(prediction) -> dict[str, float]:
+    """Accuracy and F1 of the positive class (label 1), as `transformers.Trainer`'s
+    `compute_metrics` wants them: from an EvalPrediction (logits (N, classes) in `predictions`,
+    or a tuple whose first item they are; labels (N,) in `label_ids`) to {"accuracy": share,
+    "f1": share}, Python floats. F1 is 0 when nothing is predicted positive and there are no
+    positives (no correct positive prediction)."""
+    logits = prediction.predictions
+    if isinstance(logits, tuple):  # models that return more than logits
+        logits = logits[0]
+    predicted, labels = logits.argmax(-1), prediction.label_ids
+    true_positives = int(((predicted == 1) & (labels == 1)).sum())
+    predicted_positives, positives = int((predicted == 1).sum()), int((labels == 1).sum())
+    f1 = 2 * true_positives / (predicted_positives + positives) if true_positives else 0.0
+    return {"accuracy": float((predicted == labels).mean()), "f1": float(f1)}
 
 
 # --- trivial baselines ------------------------------------------------------------------------

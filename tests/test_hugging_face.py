@@ -1,6 +1,7 @@
 """Notebook 08: the collate exercise (reference equals transformers' DataCollatorWithPadding; its
 checker names planted mistakes)."""
 
+import numpy as np
 import pytest
 import torch
 import transformers
@@ -87,3 +88,88 @@ def test_collate_mistakes_are_named(wrong, message):
 def test_reference_collate_passes(capsys):
     check.collate(collate)
     assert capsys.readouterr().out.startswith("✅ collate")
+
+
+# --- compute_metrics and tokenize_pairs ---------------------------------------------------------
+
+from course_lib.check.hugging_face import METRICS_MISTAKES, PAIR_MISTAKES  # noqa: E402
+from course_lib.hugging_face import tokenize_pairs  # noqa: E402
+from course_lib.metrics import trainer_metrics  # noqa: E402
+
+
+def test_the_metrics_and_pair_references_pass(capsys):
+    check.compute_metrics(trainer_metrics)
+    check.tokenize_pairs(tokenize_pairs)
+    out = capsys.readouterr().out
+    assert "✅ compute_metrics" in out and "✅ tokenize_pairs" in out
+
+
+@pytest.mark.parametrize("mistake", METRICS_MISTAKES, ids=lambda m: m.hint[:40])
+def test_metrics_mistakes_get_their_hint(mistake):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.compute_metrics(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)
+
+
+def _without_tuples(prediction):
+    predicted = prediction.predictions.argmax(-1)
+    labels = prediction.label_ids
+    hits = int(((predicted == 1) & (labels == 1)).sum())
+    f1 = 2 * hits / int((predicted == 1).sum() + (labels == 1).sum()) if hits else 0.0
+    return {"accuracy": float((predicted == labels).mean()), "f1": f1}
+
+
+def test_metric_failures_get_advice():
+    def numpy_scores(prediction):
+        scores = trainer_metrics(prediction)
+        return {key: np.float32(value) for key, value in scores.items()}
+
+    with pytest.raises(check.CheckFailed, match=r"Python floats"):
+        check.compute_metrics(numpy_scores)
+    with pytest.raises(check.CheckFailed, match="tuple"):  # predictions given as (logits, more)
+        check.compute_metrics(_without_tuples)
+
+    def wrong_axis(prediction):
+        logits = prediction.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        return {"accuracy": float((logits.argmax(0) == prediction.label_ids).mean()), "f1": 0.0}
+
+    with pytest.raises(check.CheckFailed, match=r"argmax\(-1\)"):
+        check.compute_metrics(wrong_axis)
+
+
+@pytest.mark.parametrize("numpy_division", [True, False], ids=["numpy NaN", "ZeroDivisionError"])
+def test_dividing_by_zero_gets_advice(numpy_division):
+    def divides(prediction):
+        logits = prediction.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        predicted, labels = logits.argmax(-1), prediction.label_ids
+        hits = ((predicted == 1) & (labels == 1)).sum()
+        if numpy_division:
+            precision, recall = hits / (predicted == 1).sum(), hits / (labels == 1).sum()
+        else:
+            precision = int(hits) / int((predicted == 1).sum())
+            recall = int(hits) / int((labels == 1).sum())
+        f1 = 2 * precision * recall / (precision + recall)
+        return {"accuracy": float((predicted == labels).mean()), "f1": float(f1)}
+
+    with np.errstate(invalid="ignore", divide="ignore"), pytest.raises(
+        check.CheckFailed, match="F1 is then 0"
+    ):
+        check.compute_metrics(divides)
+
+
+@pytest.mark.parametrize("mistake", PAIR_MISTAKES, ids=lambda m: m.hint[:40])
+def test_pair_mistakes_get_their_hint(mistake):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.tokenize_pairs(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)
+
+
+def test_pairs_returned_as_tensors_get_advice():
+    def as_tensors(batch, tokenizer, max_length=64):
+        return tokenizer(batch["first"], batch["second"], truncation=True, max_length=max_length,
+                         padding=True, return_tensors="pt")
+
+    with pytest.raises(check.CheckFailed, match="return lists"):
+        check.tokenize_pairs(as_tensors)

@@ -51,8 +51,19 @@ def test_baselines():
     assert metrics.majority_share([0, 1, 1, 1]) == 0.75
 
 
-def test_trainer_accuracy_reads_an_eval_prediction():
-    prediction = transformers.EvalPrediction(
-        predictions=np.array([[0.1, 0.9], [2.0, 1.0], [0.0, 1.0]]), label_ids=np.array([1, 1, 1])
-    )
-    assert metrics.trainer_accuracy(prediction) == {"accuracy": pytest.approx(2 / 3)}
+def test_trainer_metrics_read_an_eval_prediction_and_match_scikit_learn():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    for size in (1, 7, 50):
+        logits, labels = rng.normal(size=(size, 2)), rng.integers(0, 2, size)
+        got = metrics.trainer_metrics(transformers.EvalPrediction(logits, labels))
+        predicted = logits.argmax(-1)
+        assert got == {
+            "accuracy": pytest.approx(sklearn_metrics.accuracy_score(labels, predicted)),
+            "f1": pytest.approx(sklearn_metrics.f1_score(labels, predicted, zero_division=0)),
+        }
+        assert all(type(value) is float for value in got.values())
+    nothing_positive = transformers.EvalPrediction(np.array([[1.0, 0.0]] * 3), np.array([0, 0, 1]))
+    assert metrics.trainer_metrics(nothing_positive) == {"accuracy": pytest.approx(2 / 3), "f1": 0}
+    as_tuple = transformers.EvalPrediction((np.array([[0.0, 1.0]]), np.zeros((1, 4))), np.array([1]))
+    assert metrics.trainer_metrics(as_tuple) == {"accuracy": 1.0, "f1": 1.0}

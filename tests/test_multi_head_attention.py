@@ -8,7 +8,13 @@ from torch import nn
 from course_lib import check
 from course_lib import multi_head_attention as mha_module
 from course_lib.attention import causal_mask, padding_mask
-from course_lib.check.multi_head_attention import FORWARD_MISTAKES, MERGE_MISTAKES, SPLIT_MISTAKES
+from course_lib.check.multi_head_attention import (
+    LOAD_MISTAKES,
+    LOOP_MISTAKES,
+    MERGE_MISTAKES,
+    MODULE_MISTAKES,
+    SPLIT_MISTAKES,
+)
 from course_lib.multi_head_attention import (
     MultiHeadAttention,
     MultiHeadAttentionSeq2SeqGRU,
@@ -99,10 +105,12 @@ def test_multi_head_translator_returns_per_head_weights():
 CHECKERS = {
     "split_heads": (check.split_heads, mha_module.split_heads, SPLIT_MISTAKES),
     "merge_heads": (check.merge_heads, mha_module.merge_heads, MERGE_MISTAKES),
-    "multi_head_attention_forward": (
-        check.multi_head_attention_forward,
-        lambda mha, q, k, v, mask=None: mha(q, k, v, mask),
-        FORWARD_MISTAKES,
+    "MultiHeadAttention": (check.multi_head_attention, MultiHeadAttention, MODULE_MISTAKES),
+    "heads_one_at_a_time": (check.heads_one_at_a_time, heads_one_at_a_time, LOOP_MISTAKES),
+    "load_from_torch": (
+        check.load_from_torch,
+        lambda ours, theirs: ours.load_from_torch(theirs),
+        LOAD_MISTAKES,
     ),
 }
 PLANTED = [(name, mistake) for name, (_, _, mistakes) in CHECKERS.items() for mistake in mistakes]
@@ -128,3 +136,29 @@ def test_view_after_transpose_gets_advice():
 
     with pytest.raises(check.CheckFailed, match="use .reshape"):
         check.merge_heads(merge_with_view)
+
+
+def test_a_module_accepting_indivisible_sizes_is_refused():
+    class Lenient(MultiHeadAttention):
+        def __init__(self, d_model, num_heads):
+            nn.Module.__init__(self)
+            self.d_model, self.num_heads, self.fast = d_model, num_heads, False
+            for name in ("query", "key", "value", "output"):
+                setattr(self, f"{name}_projection", nn.Linear(d_model, d_model))
+            self.dropout = nn.Dropout(0.0)
+
+    with pytest.raises(check.CheckFailed, match="raise a ValueError"):
+        check.multi_head_attention(Lenient)
+
+
+def test_an_instance_instead_of_the_class_gets_advice():
+    with pytest.raises(check.CheckFailed, match="instead of the class"):
+        check.multi_head_attention(MultiHeadAttention(8, 2))
+
+
+def test_copying_into_parameters_with_autograd_on_gets_advice():
+    def load_with_grad(ours, theirs):
+        ours.query_projection.weight.copy_(theirs.in_proj_weight[: theirs.embed_dim])
+
+    with pytest.raises(check.CheckFailed, match=r"torch.no_grad\(\)"):
+        check.load_from_torch(load_with_grad)

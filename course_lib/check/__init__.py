@@ -24,8 +24,14 @@ from .bert import (
 )
 from .decoder_only import generate, gpt_block, sample_next_token, summary_loss_mask
 from .framework import CheckFailed
-from .hugging_face import collate
-from .multi_head_attention import merge_heads, multi_head_attention_forward, split_heads
+from .hugging_face import collate, compute_metrics, tokenize_pairs
+from .multi_head_attention import (
+    heads_one_at_a_time,
+    load_from_torch,
+    merge_heads,
+    multi_head_attention,
+    split_heads,
+)
 from .orientation import softmax
 from .rnn import encoder_decoder, gru_cell_step, lstm_cell_step, rnn_cell_step
 from .t5 import format_example, relative_position_bucket, rms_norm, span_corruption
@@ -55,6 +61,7 @@ __all__ = [
     "format_example",
     "causal_mask",
     "collate",
+    "compute_metrics",
     "generate",
     "gpt_block",
     "gru_cell_step",
@@ -64,7 +71,9 @@ __all__ = [
     "masked_lm_loss",
     "mean_pool",
     "merge_heads",
-    "multi_head_attention_forward",
+    "multi_head_attention",
+    "heads_one_at_a_time",
+    "load_from_torch",
     "nsp_pair",
     "padding_mask",
     "relative_position_bucket",
@@ -79,5 +88,6 @@ __all__ = [
     "sublayer_connection",
     "summary_loss_mask",
     "transformer_model",
+    "tokenize_pairs",
     "translate",
 ]

@@ -124,6 +124,11 @@ def advice_for_error(error: Exception, signature: str) -> str:
         )
     if isinstance(error, TypeError) and "argument" in message:
         return f" Keep the signature the exercise gives: {signature}."
+    if "leaf Variable that requires grad" in message:
+        return (
+            " Writing into a parameter in place (copy_, fill_, +=) must not be recorded by"
+            " autograd: do it inside `with torch.no_grad():`."
+        )
     if "cannot be multiplied" in message:
         return (
             " A matrix product has mismatched shapes: PyTorch stores weights as"

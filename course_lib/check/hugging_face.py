@@ -1,13 +1,23 @@
-"""Checks for notebook 08 (the Hugging Face stack): collating tokenised examples into a batch."""
+"""Checks for notebook 08 (the Hugging Face stack): collating tokenised examples into a batch,
+Trainer's compute_metrics, and tokenising sentence pairs for `datasets.map`."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 from .. import hugging_face as reference
-from .framework import CheckFailed, passed, require_function
+from .. import packages
+from ..metrics import trainer_metrics
+from .framework import CheckFailed, Mistake, passed, require_function
+
+transformers = packages.lazy("transformers", "transformers==5.24.0")
+datasets = packages.lazy("datasets", "datasets==5.2.0")
 
 SIGNATURE = "collate(examples, pad_id)"
 KEYS = ("input_ids", "attention_mask", "labels")
@@ -107,3 +117,328 @@ def collate(learner_fn) -> None:
             if value.shape != expected[key].shape or not torch.equal(value, expected[key]):
                 raise CheckFailed(f"{where}: {_hint(key, value, expected[key], pad_id)}")
     passed("collate", f"correct on {len(cases)} batches (right padding, mask, labels)")
+
+
+# --- compute_metrics for Trainer -----------------------------------------------------------------
+
+METRICS_SIGNATURE = "compute_metrics(prediction)"
+METRIC_TOLERANCE = 1e-6
+
+
+def _eval_predictions(seed: int) -> list:
+    """EvalPrediction-like cases: logits (N, 2) and labels (N,), as Trainer passes them; one where
+    nothing is predicted positive (F1 is 0), one whose predictions are a tuple (logits, more)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for size in (8, 13, 30):
+        logits = rng.normal(size=(size, 2)).astype(np.float32)
+        cases.append(_Prediction(logits, rng.integers(0, 2, size)))
+    negative = np.stack([np.ones(6), np.zeros(6)], axis=1).astype(np.float32)
+    cases.append(_Prediction(negative, np.array([0, 0, 0, 0, 1, 1])))
+    logits = rng.normal(size=(9, 2)).astype(np.float32)
+    extra = rng.normal(size=(9, 4)).astype(np.float32)
+    cases.append(_Prediction((logits, extra), rng.integers(0, 2, 9)))
+    return cases
+
+
+class _Prediction:
+    """What Trainer hands compute_metrics (`transformers.EvalPrediction`'s two fields)."""
+
+    def __init__(self, predictions, label_ids):
+        self.predictions, self.label_ids = predictions, label_ids
+
+    def __iter__(self):  # EvalPrediction also unpacks as (predictions, label_ids)
+        return iter((self.predictions, self.label_ids))
+
+    def describe(self) -> str:
+        logits = self.predictions
+        if isinstance(logits, tuple):
+            shapes = ", ".join(str(part.shape) for part in logits)
+            return f"predictions a tuple of arrays ({shapes}), label_ids ({len(self.label_ids)},)"
+        return f"predictions {logits.shape}, label_ids ({len(self.label_ids)},)"
+
+
+def _wrong_metrics(prediction, *, percent=False, positive=1, mean="harmonic", threshold=False):
+    """The reference with one knob turned: the catalogue of mistakes below."""
+    logits = prediction.predictions
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    predicted = (logits[:, 1] > 0.5).astype(int) if threshold else logits.argmax(-1)
+    labels = prediction.label_ids
+    hits = int(((predicted == positive) & (labels == positive)).sum())
+    precision = hits / max(int((predicted == positive).sum()), 1)
+    recall = hits / max(int((labels == positive).sum()), 1)
+    if mean == "harmonic":
+        f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+    else:
+        f1 = (precision + recall) / 2
+    scale = 100 if percent else 1
+    return {"accuracy": scale * float((predicted == labels).mean()), "f1": scale * f1}
+
+
+METRICS_MISTAKES = [
+    Mistake(
+        "the scores are percentages: Trainer expects shares between 0 and 1 (it reports them as "
+        "they are)",
+        lambda p: _wrong_metrics(p, percent=True),
+    ),
+    Mistake(
+        "F1 is the F1 of the positive class (label 1): true positives are predicted 1 and "
+        "labelled 1",
+        lambda p: _wrong_metrics(p, positive=0),
+    ),
+    Mistake(
+        "F1 is the harmonic mean of precision and recall, 2·P·R / (P + R), not their average",
+        lambda p: _wrong_metrics(p, mean="arithmetic"),
+    ),
+    Mistake(
+        "predictions holds logits (any real numbers), not probabilities: the predicted class is "
+        "the argmax over the classes, argmax(-1)",
+        lambda p: _wrong_metrics(p, threshold=True),
+    ),
+]
+
+
+def _metrics_error_advice(error: Exception) -> str:
+    message = str(error)
+    if isinstance(error, ZeroDivisionError) or "division" in message:
+        return (
+            " When nothing is predicted positive (or no label is positive) precision or recall "
+            "divides by zero: F1 is then 0 (count the true positives first; 2·TP / (predicted "
+            "positives + positives) avoids the division)."
+        )
+    if "tuple" in message:
+        return (
+            " `prediction.predictions` can be a tuple (logits, other outputs) when the model "
+            "returns more than logits: take its first item in that case."
+        )
+    if "broadcast" in message or "shape" in message:
+        return " Take the argmax over the classes, the last axis (argmax(-1)), one per example."
+    return ""
+
+
+def compute_metrics(learner_fn, *, seed: int = 0) -> None:
+    """Check `compute_metrics(prediction) -> {"accuracy": float, "f1": float}` against
+    `metrics.trainer_metrics` on EvalPrediction-like inputs (logits, labels)."""
+    fn = require_function(learner_fn, "compute_metrics")
+    cases = _eval_predictions(seed)
+    for case in cases:
+        where = f"compute_metrics({case.describe()})"
+        try:
+            got = fn(copy.deepcopy(case))
+        except NotImplementedError:
+            raise CheckFailed(
+                "compute_metrics is not implemented yet: replace `raise NotImplementedError()` "
+                "with your code"
+            ) from None
+        except Exception as error:  # the learner's code may raise anything; report it plainly
+            raise CheckFailed(
+                f"{where} raised {type(error).__name__}: {error}.{_metrics_error_advice(error)}"
+            ) from error
+        expected = trainer_metrics(case)
+        if not isinstance(got, Mapping):
+            raise CheckFailed(
+                f"{where} returned a {type(got).__name__}: Trainer wants a dict of named "
+                'scores, {"accuracy": ..., "f1": ...}'
+            )
+        missing = [key for key in expected if key not in got]
+        if missing:
+            raise CheckFailed(f"{where} returned keys {sorted(got)}: {missing} missing")
+        for key, value in got.items():
+            if not isinstance(value, float):
+                raise CheckFailed(
+                    f"{where}: {key} is a {type(value).__name__}; Trainer logs and saves the "
+                    "scores as JSON, so return Python floats (float(...))"
+                )
+        if any(value != value for value in got.values()):  # NaN: 0 / 0 in numpy
+            raise CheckFailed(
+                f"{where} returned {_rounded_dict(got)}: a score is NaN (not a number), the "
+                f"result of 0 / 0.{_metrics_error_advice(ZeroDivisionError())}"
+            )
+        if all(abs(got[key] - expected[key]) <= METRIC_TOLERANCE for key in expected):
+            continue
+        for mistake in METRICS_MISTAKES:
+            theirs = mistake.wrong_implementation(case)
+            if all(abs(got[key] - theirs[key]) <= METRIC_TOLERANCE for key in theirs):
+                raise CheckFailed(f"{where} is wrong: {mistake.hint}.")
+        raise CheckFailed(
+            f"{where} returned {_rounded_dict(got)}, expected {_rounded_dict(expected)}"
+        )
+    passed("compute_metrics", f"accuracy and F1 match on {len(cases)} predictions")
+
+
+def _rounded_dict(scores: Mapping) -> str:
+    return "{" + ", ".join(f"{key!r}: {value:.4f}" for key, value in scores.items()) + "}"
+
+
+# --- tokenising sentence pairs for datasets.map --------------------------------------------------
+
+PAIRS_SIGNATURE = "tokenize_pairs(batch, tokenizer, max_length=64)"
+PAIR_COLUMNS = ("input_ids", "token_type_ids", "attention_mask")
+
+_SHORT = ["The film was fine.", "A dull plot.", "Great acting, weak script!"]
+_LONG = (
+    "It goes on and on, scene after scene, with characters nobody could care about and "
+    "dialogue that sounds as if it was translated twice."
+)
+PAIR_CASES = [
+    ({"first": _SHORT, "second": ["I liked it.", "Boring.", "Worth seeing once."]}, 64),
+    ({"first": [_LONG, "Short one.", _LONG], "second": ["Short.", _LONG, _LONG]}, 24),
+]
+
+
+def _pair_tokenizer():
+    return transformers.AutoTokenizer.from_pretrained(packages.minilm_folder())
+
+
+def _joined(batch, tokenizer, max_length=64):
+    texts = [f"{a} {b}" for a, b in zip(batch["first"], batch["second"], strict=True)]
+    return tokenizer(texts, truncation=True, max_length=max_length)
+
+
+def _separately(batch, tokenizer, max_length=64):
+    first = tokenizer(batch["first"], truncation=True, max_length=max_length)
+    second = tokenizer(batch["second"], truncation=True, max_length=max_length)
+    return {key: [a + b for a, b in zip(first[key], second[key], strict=True)] for key in first}
+
+
+def _options(**options):
+    def tokenize(batch, tokenizer, max_length=64):
+        return tokenizer(batch["first"], batch["second"], max_length=max_length, **options)
+
+    return tokenize
+
+
+def _swapped(batch, tokenizer, max_length=64):
+    return tokenizer(batch["second"], batch["first"], truncation=True, max_length=max_length)
+
+
+ONE_SIDE_HINT = (
+    "only one text is cut: truncation=True (the 'longest_first' strategy) trims the longer of "
+    "the two, token by token, until the pair fits"
+)
+PAIR_MISTAKES = [
+    Mistake(
+        "the two texts were joined into one string, so the pair has no [SEP] between them and "
+        "every segment id is 0: pass both lists, tokenizer(batch['first'], batch['second'], ...)",
+        _joined,
+    ),
+    Mistake(
+        "the two texts were tokenised separately and glued together, which gives two [CLS] and "
+        "segment ids of 0 for both: pass both lists to one call, tokenizer(first, second, ...)",
+        _separately,
+    ),
+    Mistake(
+        "long pairs are not cut: pass truncation=True and max_length=max_length, or a model "
+        "with 512 positions will one day get a pair it cannot read",
+        lambda batch, tokenizer, max_length=64: tokenizer(batch["first"], batch["second"]),
+    ),
+    Mistake(ONE_SIDE_HINT, _options(truncation="only_first")),
+    Mistake(ONE_SIDE_HINT, _options(truncation="only_second")),
+    Mistake(
+        "every pair is padded to max_length: leave padding to the collator "
+        "(DataCollatorWithPadding pads each batch to its own longest pair, which is cheaper)",
+        _options(truncation=True, padding="max_length"),
+    ),
+    Mistake(
+        "the texts are swapped: the first text is segment 0, right after [CLS]",
+        _swapped,
+    ),
+]
+
+
+def _columns(result, where: str) -> dict[str, list]:
+    if not isinstance(result, Mapping):
+        raise CheckFailed(
+            f"{where} returned a {type(result).__name__}: return what the tokenizer returns (a "
+            "dict-like BatchEncoding of columns)"
+        )
+    missing = [key for key in PAIR_COLUMNS if key not in result]
+    if missing:
+        raise CheckFailed(
+            f"{where} returned columns {sorted(result)}; {missing} missing (a BERT tokenizer "
+            "returns all three when called on a pair)"
+        )
+    columns = {}
+    for key in PAIR_COLUMNS:
+        value = result[key]
+        if isinstance(value, torch.Tensor | np.ndarray):
+            raise CheckFailed(
+                f"{where}: {key} is a {type(value).__name__}; return lists (no return_tensors): "
+                "the pairs have different lengths, and datasets stores lists"
+            )
+        columns[key] = [list(row) for row in value]
+    return columns
+
+
+def _call_quietly(fn, batch, tokenizer, max_length):
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # the tokenizer's truncation warnings
+            return fn(copy.deepcopy(batch), tokenizer, max_length)
+    except Exception:  # noqa: BLE001 - a mistake that cannot run on this case matches nothing
+        return None
+
+
+def tokenize_pairs(learner_fn) -> None:
+    """Check `tokenize_pairs(batch, tokenizer, max_length=64)` against the MiniLM tokenizer's own
+    pair encoding, called directly and through `datasets.Dataset.map(..., batched=True)`."""
+    fn = require_function(learner_fn, "tokenize_pairs")
+    tokenizer = _pair_tokenizer()
+    for batch, max_length in PAIR_CASES:
+        where = f"tokenize_pairs({len(batch['first'])} pairs, tokenizer, max_length={max_length})"
+        expected = _columns(reference.tokenize_pairs(batch, tokenizer, max_length), "reference")
+        try:
+            result = fn(copy.deepcopy(batch), tokenizer, max_length)
+        except NotImplementedError:
+            raise CheckFailed(
+                "tokenize_pairs is not implemented yet: replace `raise NotImplementedError()` "
+                "with your code"
+            ) from None
+        except Exception as error:  # the learner's code may raise anything; report it plainly
+            advice = ""
+            if "Truncation error" in str(error):
+                advice = f" The hint: {ONE_SIDE_HINT}."
+            if "return_tensors" in str(error) or "padding=True" in str(error):
+                advice = " Return lists: leave out return_tensors, the collator makes tensors."
+            raise CheckFailed(
+                f"{where} raised {type(error).__name__}: {str(error).strip()}.{advice} Keep "
+                f"the signature {PAIRS_SIGNATURE}."
+            ) from error
+        got = _columns(result, where)
+        if got == expected:
+            continue
+        for mistake in PAIR_MISTAKES:
+            theirs = _call_quietly(mistake.wrong_implementation, batch, tokenizer, max_length)
+            if theirs is not None and all(
+                key in theirs and [list(row) for row in theirs[key]] == got[key]
+                for key in PAIR_COLUMNS
+            ):
+                raise CheckFailed(f"{where} is wrong: {mistake.hint}.")
+        for key in PAIR_COLUMNS:
+            if got[key] != expected[key]:
+                row = next(i for i, (a, b) in enumerate(zip(got[key], expected[key])) if a != b)
+                raise CheckFailed(
+                    f"{where}: {key} of pair {row} is {got[key][row]}, expected "
+                    f"{expected[key][row]}"
+                )
+    batch, max_length = PAIR_CASES[1]
+    table = datasets.Dataset.from_dict(batch)
+    try:
+        mapped = table.map(
+            fn,
+            batched=True,
+            fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
+            load_from_cache_file=False,
+            keep_in_memory=True,
+        )
+    except Exception as error:  # noqa: BLE001 - reported to the learner
+        raise CheckFailed(
+            f"Dataset.map(tokenize_pairs, batched=True) raised {type(error).__name__}: {error}"
+        ) from error
+    expected = reference.tokenize_pairs(batch, tokenizer, max_length)
+    if any(mapped[key] != expected[key] for key in PAIR_COLUMNS):
+        raise CheckFailed("Dataset.map(tokenize_pairs, batched=True) gives other columns")
+    passed(
+        "tokenize_pairs",
+        f"equal to the tokenizer's pair encoding on {len(PAIR_CASES)} batches, and through "
+        "Dataset.map",
+    )

@@ -1,14 +1,27 @@
-"""Checks for notebook 03 (multi-head attention): split heads, merge heads, the forward pass."""
+"""Checks for notebook 03 (multi-head attention): split and merge heads, the module, the heads
+as a Python loop, and copying `torch.nn.MultiheadAttention`'s weights."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from .. import multi_head_attention as reference
 from ..attention import causal_mask, padding_mask
-from .framework import Case, Mistake, passed, require_function, run_cases
+from .framework import (
+    Built,
+    Case,
+    CheckFailed,
+    Mistake,
+    call_plainly,
+    passed,
+    require_class,
+    require_function,
+    run_cases,
+    run_module_cases,
+)
 
 ATOL, RTOL = 1e-5, 1e-5
 
@@ -140,11 +153,12 @@ FORWARD_MISTAKES = [
 
 
 def _forward_cases(seed: int) -> list[Case]:
+    """Five (course module, queries, keys/values, mask) cases: self- and cross-attention, causal
+    and padding masks, one to eight heads."""
     generator = torch.Generator().manual_seed(seed)
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)  # module initialisation draws from the global generator
-    try:
-        cases = []
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # module initialisation draws from the global generator
         for batch, lq, lk, d_model, heads, mask_kind in [
             (2, 4, 4, 8, 2, "causal"),
             (2, 3, 5, 12, 3, "padding"),
@@ -161,28 +175,264 @@ def _forward_cases(seed: int) -> list[Case]:
             elif mask_kind == "padding":
                 mask = padding_mask(torch.randint(1, lk + 1, (batch,), generator=generator), lk)
             cases.append(Case((mha, q, kv, kv), {} if mask is None else {"mask": mask}))
-        return cases
-    finally:
-        torch.random.set_rng_state(torch_state)
+    return cases
 
 
-def multi_head_attention_forward(learner_fn, *, seed: int = 0) -> None:
-    """Check `multi_head_attention_forward(mha, queries, keys, values, mask=None)` against
-    `MultiHeadAttention.forward`; it returns (output, weights (batch, heads, Lq, Lk))."""
-    fn = require_function(learner_fn, "multi_head_attention_forward")
-    cases = _forward_cases(seed)
-    run_cases(
-        "multi_head_attention_forward",
-        fn,
-        lambda mha, q, k, v, mask=None: mha(q, k, v, mask),
+# --- the module ----------------------------------------------------------------------------------
+
+MHA_SIGNATURE = "MultiHeadAttention(d_model, num_heads), forward(queries, keys, values, mask=None)"
+
+
+def _module_with(**knobs) -> type:
+    """The course's module with its forward pass replaced by `_forward` with one knob turned."""
+
+    class Wrong(reference.MultiHeadAttention):
+        def forward(self, queries, keys, values, mask=None):
+            return _forward(self, queries, keys, values, mask, **knobs)
+
+    return Wrong
+
+
+class _MaskIgnored(reference.MultiHeadAttention):
+    def forward(self, queries, keys, values, mask=None):
+        return super().forward(queries, keys, values)
+
+
+class _WeightsAveraged(reference.MultiHeadAttention):
+    def forward(self, queries, keys, values, mask=None):
+        output, weights = super().forward(queries, keys, values, mask)
+        return output, weights.mean(dim=1)
+
+
+MODULE_MISTAKES = [
+    Mistake(FORWARD_MISTAKES[0].hint, _module_with(project_output=False)),
+    Mistake(FORWARD_MISTAKES[1].hint, _module_with(split=False)),
+    Mistake(FORWARD_MISTAKES[2].hint, _module_with(scale="model")),
+    Mistake(FORWARD_MISTAKES[3].hint, _module_with(share_kv=True)),
+    Mistake(
+        "the mask is not used: pass it to scaled_dot_product_attention, with a head axis added "
+        "(mask.unsqueeze(1)) when it is (batch, num_queries, num_keys)",
+        _MaskIgnored,
+    ),
+    Mistake(
+        "return every head's weights, (batch, num_heads, num_queries, num_keys), not their "
+        "average over heads",
+        _WeightsAveraged,
+    ),
+]
+
+
+def _refuses_indivisible_sizes(cls: type) -> None:
+    try:
+        with torch.random.fork_rng(devices=[]):
+            cls(10, 3)
+    except ValueError:
+        return
+    except Exception as error:  # noqa: BLE001 - any other failure is the learner's to fix
+        raise CheckFailed(
+            f"MultiHeadAttention(10, 3) raised {type(error).__name__}: {error}. Raise a "
+            "ValueError that says d_model must be divisible by num_heads"
+        ) from None
+    raise CheckFailed(
+        "MultiHeadAttention(10, 3) was accepted, but 10 features cannot be cut into 3 equal "
+        "heads: raise a ValueError saying that d_model must be divisible by num_heads"
+    )
+
+
+def multi_head_attention(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `MultiHeadAttention(d_model, num_heads)` class against the course's
+    with copied weights: output (batch, Lq, d_model) and weights (batch, heads, Lq, Lk), with and
+    without masks; sizes that do not divide must raise a ValueError."""
+    cls = require_class(learner_class, "MultiHeadAttention")
+    cases = [
+        Case((Built(mha, (mha.d_model, mha.num_heads)), *case.args[1:]), case.kwargs)
+        for case in _forward_cases(seed)
+        for mha in case.args[:1]
+    ]
+    run_module_cases(
+        "MultiHeadAttention",
+        cls,
         cases,
-        signature="multi_head_attention_forward(mha, queries, keys, values, mask=None)",
-        mistakes=FORWARD_MISTAKES,
+        signature=MHA_SIGNATURE,
+        mistakes=MODULE_MISTAKES,
         atol=ATOL,
         rtol=RTOL,
         output_names=("output", "weights"),
     )
+    _refuses_indivisible_sizes(cls)
     passed(
-        "multi_head_attention_forward",
-        f"output and per-head weights match on {len(cases)} cases (atol={ATOL:g})",
+        "MultiHeadAttention",
+        f"output and per-head weights match the course's module on {len(cases)} cases "
+        f"(atol={ATOL:g}); indivisible sizes raise ValueError",
+    )
+
+
+# --- heads one at a time -------------------------------------------------------------------------
+
+LOOP_SIGNATURE = "heads_one_at_a_time(mha, queries, keys, values, mask=None)"
+
+
+def _loop(mha, queries, keys, values, mask=None, *, strided=False, project=True, scale="head"):
+    """`heads_one_at_a_time` with one knob turned: the catalogue of mistakes below."""
+    d_head = mha.d_model // mha.num_heads
+    q, k, v = mha.query_projection(queries), mha.key_projection(keys), mha.value_projection(values)
+    outputs = []
+    for head in range(mha.num_heads):
+        features = slice(head, None, mha.num_heads) if strided else slice(
+            head * d_head, (head + 1) * d_head
+        )
+        d = {"head": d_head, "model": mha.d_model}[scale]
+        scores = q[..., features] @ k[..., features].transpose(-2, -1) / math.sqrt(d)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        outputs.append(torch.softmax(scores, dim=-1) @ v[..., features])
+    merged = torch.cat(outputs, dim=-1)
+    return mha.output_projection(merged) if project else merged
+
+
+LOOP_MISTAKES = [
+    Mistake(
+        "head h owns the contiguous block of features h * d_head ... (h + 1) * d_head - 1 "
+        "(what split_heads gives it), not every num_heads-th feature",
+        lambda *a, **k: _loop(*a, **k, strided=True),
+    ),
+    Mistake(
+        "the output projection is missing: concatenate the heads' outputs along the features, "
+        "then apply mha.output_projection",
+        lambda *a, **k: _loop(*a, **k, project=False),
+    ),
+    Mistake(
+        "scale each head's scores by 1/sqrt(d_head), the size of its slice, not 1/sqrt(d_model)",
+        lambda *a, **k: _loop(*a, **k, scale="model"),
+    ),
+    Mistake(
+        "the mask is not used: every head must attend with it (pass it on to "
+        "scaled_dot_product_attention)",
+        lambda mha, q, k, v, mask=None: _loop(mha, q, k, v),
+    ),
+]
+
+
+def heads_one_at_a_time(learner_fn, *, seed: int = 0) -> None:
+    """Check `heads_one_at_a_time(mha, queries, keys, values, mask=None)` -> output (batch, Lq,
+    d_model) against the course module's forward (heads as a tensor axis)."""
+    fn = require_function(learner_fn, "heads_one_at_a_time")
+    cases = _forward_cases(seed)
+    run_cases(
+        "heads_one_at_a_time",
+        fn,
+        lambda mha, q, k, v, mask=None: mha(q, k, v, mask)[0],
+        cases,
+        signature=LOOP_SIGNATURE,
+        mistakes=LOOP_MISTAKES,
+        atol=ATOL,
+        rtol=RTOL,
+    )
+    passed(
+        "heads_one_at_a_time",
+        f"the loop over heads gives the module's output on {len(cases)} cases (atol={ATOL:g})",
+    )
+
+
+# --- copying torch.nn.MultiheadAttention's weights -----------------------------------------------
+
+LOAD_SIGNATURE = "load_from_torch(ours, theirs)"
+
+
+@torch.no_grad()
+def _load(ours, theirs, *, order=(0, 1, 2), biases=True, output=True, transpose=False):
+    """`load_from_torch` with one knob turned: the catalogue of mistakes below."""
+    weights, in_biases = theirs.in_proj_weight.chunk(3), theirs.in_proj_bias.chunk(3)
+    projections = (ours.query_projection, ours.key_projection, ours.value_projection)
+    for projection, index in zip(projections, order, strict=True):
+        projection.weight.copy_(weights[index].T if transpose else weights[index])
+        if biases:
+            projection.bias.copy_(in_biases[index])
+    if output:
+        ours.output_projection.weight.copy_(theirs.out_proj.weight)
+        ours.output_projection.bias.copy_(theirs.out_proj.bias)
+
+
+LOAD_MISTAKES = [
+    Mistake(
+        "in_proj_weight stacks the query, key and value projections in that order: rows "
+        "0 ... d_model - 1 are the queries', the next d_model the keys', the last the values'",
+        lambda ours, theirs: _load(ours, theirs, order=(1, 0, 2)),
+    ),
+    Mistake(
+        "the biases were not copied: in_proj_bias holds the three input biases (stacked like "
+        "the weights), and out_proj.bias the output projection's",
+        lambda ours, theirs: _load(ours, theirs, biases=False),
+    ),
+    Mistake(
+        "the output projection was not copied: out_proj.weight and out_proj.bias go into "
+        "output_projection",
+        lambda ours, theirs: _load(ours, theirs, output=False),
+    ),
+    Mistake(
+        "nn.Linear stores its weight as (out_features, in_features), as in_proj_weight does: "
+        "copy each (d_model, d_model) slice as it is, without transposing",
+        lambda ours, theirs: _load(ours, theirs, transpose=True),
+    ),
+]
+
+
+def _load_cases(seed: int) -> list[Case]:
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for d_model, heads, lq, lk in [(8, 2, 4, 4), (12, 3, 3, 5), (16, 4, 5, 2)]:
+            theirs = torch.nn.MultiheadAttention(d_model, heads, batch_first=True).eval()
+            with torch.no_grad():  # torch initialises the biases to zero: make them visible
+                theirs.in_proj_bias.normal_()
+                theirs.out_proj.bias.normal_()
+            q = torch.randn(2, lq, d_model, generator=generator)
+            kv = torch.randn(2, lk, d_model, generator=generator)
+            cases.append(Case((theirs, q, kv)))
+    return cases
+
+
+def _loaded_by(fn) -> Callable:
+    """(theirs, queries, keys_values) -> (output, weights) of a fresh course module into which
+    `fn(ours, theirs)` copied theirs's weights."""
+
+    def run(theirs, queries, keys_values):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1)
+            ours = reference.MultiHeadAttention(theirs.embed_dim, theirs.num_heads).eval()
+        call_plainly(fn, "load_from_torch", "load_from_torch(ours, theirs)", LOAD_SIGNATURE, ours,
+                     theirs)
+        with torch.no_grad():
+            return ours(queries, keys_values, keys_values)
+
+    return run
+
+
+def _torch_output(theirs, queries, keys_values):
+    with torch.no_grad():
+        return theirs(queries, keys_values, keys_values, average_attn_weights=False)
+
+
+def load_from_torch(learner_fn, *, seed: int = 0) -> None:
+    """Check `load_from_torch(ours, theirs)`: after it copies a `torch.nn.MultiheadAttention`'s
+    weights into a course `MultiHeadAttention`, both give the same outputs and weights."""
+    fn = require_function(learner_fn, "load_from_torch")
+    cases = _load_cases(seed)
+    run_cases(
+        "load_from_torch",
+        _loaded_by(fn),
+        _torch_output,
+        cases,
+        signature=LOAD_SIGNATURE,
+        mistakes=[Mistake(m.hint, _loaded_by(m.wrong_implementation)) for m in LOAD_MISTAKES],
+        atol=ATOL,
+        rtol=RTOL,
+        differentiable=False,  # copying weights; the outputs are compared without gradients
+        output_names=("output", "weights"),
+    )
+    passed(
+        "load_from_torch",
+        f"with the copied weights, outputs and weights equal torch's on {len(cases)} cases "
+        f"(atol={ATOL:g})",
     )

@@ -68,7 +68,9 @@ CATALOG = (
         {
             "split-heads": "split heads",
             "merge-heads": "merge heads",
-            "multi-head-attention-forward": "MHA forward",
+            "multi-head-attention": "the MultiHeadAttention module",
+            "load-from-torch": "copying torch's weights",
+            "heads-one-at-a-time": "heads one at a time",
         },
     ),
     Entry(
@@ -148,10 +150,15 @@ CATALOG = (
         "08_hugging_face",
         "The Hugging Face stack",
         "`pipeline` on the local MiniLM checkpoint (matches the course's BERT), `tokenizers` "
-        "(offsets, special tokens, training one), `datasets` (`map`, `filter`, formats), a "
-        "collate function equal to `DataCollatorWithPadding`, `Trainer` fine-tuning over 5 "
-        "folds, save and reload",
-        {"collate": "collate"},
+        "(offsets, special tokens, training one), `datasets` (`map`, `filter`, formats) and "
+        "sentence pairs tokenised for `map`, a collate function equal to "
+        "`DataCollatorWithPadding`, `compute_metrics` (accuracy, F1) and `Trainer` fine-tuning "
+        "over 5 folds, save and reload",
+        {
+            "tokenize-pairs": "sentence pairs for map",
+            "collate": "collate",
+            "compute-metrics": "compute_metrics",
+        },
     ),
 )
 
