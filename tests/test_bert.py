@@ -13,6 +13,7 @@ from course_lib import check
 from course_lib.bert import Bert, BertClassifier, BertConfig, BertForPretraining, mean_pool
 from course_lib.check.bert import (
     EMBEDDING_MISTAKES,
+    HEADS_MISTAKES,
     MLM_LOSS_MISTAKES,
     PAIR_MISTAKES,
     POOL_MISTAKES,
@@ -385,17 +386,39 @@ def test_the_new_bert_checks_pass_the_references(capsys):
     check.encode_pair(encode_pair)
     check.bert_embeddings(bert_module.BertEmbeddings)
     check.masked_lm_loss(bert_module.masked_lm_loss)
-    assert capsys.readouterr().out.count("✅") == 3
+    check.bert_for_pretraining(bert_module.BertForPretraining)
+    assert capsys.readouterr().out.count("✅") == 4
 
 
 @pytest.mark.parametrize(
     "checker, mistake",
     [(check.encode_pair, m) for m in PAIR_MISTAKES]
     + [(check.bert_embeddings, m) for m in EMBEDDING_MISTAKES]
-    + [(check.masked_lm_loss, m) for m in MLM_LOSS_MISTAKES],
+    + [(check.masked_lm_loss, m) for m in MLM_LOSS_MISTAKES]
+    + [(check.bert_for_pretraining, m) for m in HEADS_MISTAKES],
     ids=lambda value: getattr(value, "hint", "")[:40] or getattr(value, "__name__", ""),
 )
 def test_the_new_bert_mistakes_get_their_hint(checker, mistake):
     with pytest.raises(check.CheckFailed) as failure:
         checker(mistake.wrong_implementation)
     assert mistake.hint in str(failure.value)
+
+
+def test_untied_mlm_scores_are_refused():
+    class Untied(bert_module.BertForPretraining):
+        def __init__(self, config):
+            super().__init__(config)
+            self.register_buffer("frozen", self.bert.embeddings.tokens.weight.detach().clone())
+
+        def mlm_scores(self, states):
+            return self.mlm_transform(states) @ self.frozen.T + self.mlm_bias
+
+    class Renamed(Untied):  # the same, with the buffer kept out of the state dict
+        def __init__(self, config):
+            super().__init__(config)
+            frozen = self.frozen
+            del self.frozen
+            self.register_buffer("frozen", frozen, persistent=False)
+
+    with pytest.raises(check.CheckFailed, match="tied weights"):
+        check.bert_for_pretraining(Renamed)

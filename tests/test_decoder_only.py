@@ -11,6 +11,7 @@ from course_lib.check.decoder_only import (
     GENERATE_CASES,
     GENERATE_MISTAKES,
     GPT_BLOCK_MISTAKES,
+    GPT_MISTAKES,
     HARD_CODED_ID_MISTAKES,
     LOSS_MASK_MISTAKES,
     ScriptedLM,
@@ -252,3 +253,29 @@ def test_a_near_zero_temperature_is_greedy_and_top_k_keeps_k_tokens():
     assert set(draws[0::2].tolist()) == {1, 2} and set(draws[1::2].tolist()) == {0, 3}
     with pytest.raises(ValueError, match="temperature must be positive"):
         reference.sample_next_token(logits, 0.0)
+
+
+def test_the_gpt_model_reference_passes(capsys):
+    check.gpt_model(reference.DecoderOnlyLM)
+    assert capsys.readouterr().out.startswith("✅ GPT")
+
+
+@pytest.mark.parametrize("mistake", GPT_MISTAKES, ids=lambda m: m.hint[:40])
+def test_gpt_model_mistakes_get_their_hint(mistake):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.gpt_model(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)
+
+
+def test_a_gpt_with_other_parameter_names_gets_advice():
+    class Renamed(reference.DecoderOnlyLM):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.output = self.head
+            del self.head
+
+        def forward(self, ids):
+            return self.output(self.hidden_states(ids))
+
+    with pytest.raises(check.CheckFailed, match="not named as the exercise asks"):
+        check.gpt_model(Renamed)

@@ -153,8 +153,9 @@ def test_dividing_by_zero_gets_advice(numpy_division):
         f1 = 2 * precision * recall / (precision + recall)
         return {"accuracy": float((predicted == labels).mean()), "f1": float(f1)}
 
-    with np.errstate(invalid="ignore", divide="ignore"), pytest.raises(
-        check.CheckFailed, match="F1 is then 0"
+    with (
+        np.errstate(invalid="ignore", divide="ignore"),
+        pytest.raises(check.CheckFailed, match="F1 is then 0"),
     ):
         check.compute_metrics(divides)
 
@@ -168,8 +169,14 @@ def test_pair_mistakes_get_their_hint(mistake):
 
 def test_pairs_returned_as_tensors_get_advice():
     def as_tensors(batch, tokenizer, max_length=64):
-        return tokenizer(batch["first"], batch["second"], truncation=True, max_length=max_length,
-                         padding=True, return_tensors="pt")
+        return tokenizer(
+            batch["first"],
+            batch["second"],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
 
     with pytest.raises(check.CheckFailed, match="return lists"):
         check.tokenize_pairs(as_tensors)

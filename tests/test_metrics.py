@@ -65,5 +65,6 @@ def test_trainer_metrics_read_an_eval_prediction_and_match_scikit_learn():
         assert all(type(value) is float for value in got.values())
     nothing_positive = transformers.EvalPrediction(np.array([[1.0, 0.0]] * 3), np.array([0, 0, 1]))
     assert metrics.trainer_metrics(nothing_positive) == {"accuracy": pytest.approx(2 / 3), "f1": 0}
-    as_tuple = transformers.EvalPrediction((np.array([[0.0, 1.0]]), np.zeros((1, 4))), np.array([1]))
+    logits_and_more = (np.array([[0.0, 1.0]]), np.zeros((1, 4)))
+    as_tuple = transformers.EvalPrediction(logits_and_more, np.array([1]))
     assert metrics.trainer_metrics(as_tuple) == {"accuracy": 1.0, "f1": 1.0}

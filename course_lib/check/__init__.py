@@ -16,13 +16,14 @@ from .attention import (
 )
 from .bert import (
     bert_embeddings,
+    bert_for_pretraining,
     encode_pair,
     mask_tokens,
     masked_lm_loss,
     mean_pool,
     nsp_pair,
 )
-from .decoder_only import generate, gpt_block, sample_next_token, summary_loss_mask
+from .decoder_only import generate, gpt_block, gpt_model, sample_next_token, summary_loss_mask
 from .framework import CheckFailed
 from .hugging_face import collate, compute_metrics, tokenize_pairs
 from .multi_head_attention import (
@@ -52,6 +53,7 @@ __all__ = [
     "attention_decoder_step",
     "beam_step",
     "bert_embeddings",
+    "bert_for_pretraining",
     "decoder_layer",
     "decoder_self_attention_mask",
     "encode_pair",
@@ -64,6 +66,7 @@ __all__ = [
     "compute_metrics",
     "generate",
     "gpt_block",
+    "gpt_model",
     "gru_cell_step",
     "length_normalized",
     "lstm_cell_step",

@@ -25,6 +25,7 @@ from .framework import (
     Mistake,
     call_plainly,
     passed,
+    require_class,
     require_function,
     run_cases,
     run_module_cases,
@@ -653,3 +654,127 @@ def masked_lm_loss(learner_fn) -> None:
         rtol=1e-5,
     )
     passed("masked_lm_loss", f"correct on {len(cases)} batches (atol=1e-05)")
+
+
+# --- the pretraining heads -----------------------------------------------------------------------
+
+HEADS_SIGNATURE = (
+    "BertForPretraining(config), forward(ids, segments=None, padding=None) -> (MLM scores "
+    "(batch, seq, vocab_size), NSP scores (batch, 2))"
+)
+
+
+class _HeadsWith(reference.BertForPretraining):
+    """The course's heads written out, with one knob turned."""
+
+    knobs: dict = {}
+
+    def forward(self, ids, segments=None, padding=None, masked=None):
+        knobs = self.knobs
+        states, pooled = self.bert(ids, segments, padding)
+        dense, _, norm = self.mlm_transform
+        if knobs.get("transform", True):
+            h = dense(states)
+            if knobs.get("norm_first"):
+                h = F.gelu(norm(h))
+            else:
+                h = norm(F.relu(h) if knobs.get("relu") else F.gelu(h))
+        else:
+            h = states
+        scores = h @ self.bert.embeddings.tokens.weight.T
+        if knobs.get("bias", True):
+            scores = scores + self.mlm_bias
+        sentence = states[:, 0] if knobs.get("nsp") == "cls" else pooled
+        return scores, self.nsp_head(sentence)
+
+
+def _heads_with(**knobs) -> type:
+    return type("WrongHeads", (_HeadsWith,), {"knobs": knobs})
+
+
+HEADS_MISTAKES = [
+    Mistake(
+        "the MLM scores skip the transform: pass the states through mlm_transform (dense, GELU, "
+        "LayerNorm) before scoring them against the token embeddings",
+        _heads_with(transform=False),
+    ),
+    Mistake(
+        "the transform uses ReLU: BERT's MLM transform is dense, then GELU, then LayerNorm "
+        "(keep the nn.Sequential the exercise names)",
+        _heads_with(relu=True),
+    ),
+    Mistake(
+        "the transform normalises before the activation: the order is dense, GELU, LayerNorm",
+        _heads_with(norm_first=True),
+    ),
+    Mistake(
+        "the MLM scores lack their bias: add mlm_bias (vocab_size,), the one parameter the "
+        "output layer does not share with the input embedding",
+        _heads_with(bias=False),
+    ),
+    Mistake(
+        "the NSP head reads the raw [CLS] state: it reads the pooled vector (tanh of the pooler "
+        "on [CLS]), the second output of self.bert",
+        _heads_with(nsp="cls"),
+    ),
+]
+
+
+def bert_for_pretraining(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `BertForPretraining(config)` (the MLM head with tied weights and the
+    NSP head on top of the course's `Bert`) against the course's, equal to `transformers`'
+    BertForPreTraining with the same weights."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        config = reference.BertConfig(
+            vocab_size=40, hidden=16, layers=2, heads=4, d_ff=32, max_len=12, dropout=0.0
+        )
+        for length in (7, 10):
+            model = reference.BertForPretraining(config)
+            with torch.no_grad():  # BERT initialises biases to zero: make a missing one visible
+                model.mlm_bias.normal_()
+            ids = torch.randint(5, 40, (3, length), generator=generator)
+            segments = (torch.arange(length) >= torch.tensor([[3], [5], [2]])).long()
+            cases.append(Case((Built(model, (config,), seed=seed), ids, segments)))
+    _require_tied(require_class(learner_class, "BertForPretraining"), config)
+    run_module_cases(
+        "BertForPretraining",
+        learner_class,
+        cases,
+        signature=HEADS_SIGNATURE,
+        mistakes=HEADS_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+        output_names=("MLM scores", "NSP scores"),
+    )
+    passed(
+        "BertForPretraining",
+        f"MLM and NSP scores match the course's with its weights on {len(cases)} cases; the "
+        "MLM output layer is the token embedding",
+    )
+
+
+def _require_tied(learner_class, config) -> None:
+    """The MLM scores must move with the token embedding (weight tying), checked by changing it.
+    A class that cannot be built or run is left to `run_module_cases`, which explains the error."""
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = learner_class(config).eval()
+        unused = config.vocab_size // 2  # tokens from here on are not in the input
+        ids = torch.randint(5, unused, (1, 5), generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            before = model(ids)[0][..., unused:]
+            model.bert.embeddings.tokens.weight[unused:].mul_(2)  # moves only tied output scores
+            after = model(ids)[0][..., unused:]
+        tied = not torch.allclose(before, after)
+    except Exception:  # noqa: BLE001 - reported, with advice, by the comparison that follows
+        return
+    if not tied:
+        raise CheckFailed(
+            "BertForPretraining's MLM scores do not use the token embedding: score the "
+            "transformed states against self.bert.embeddings.tokens.weight (tied weights: the "
+            "output layer is the input embedding, so both learn together)"
+        )

@@ -363,6 +363,105 @@ def gpt_block(learner_class, *, seed: int = 0) -> None:
     passed("GPTBlock", f"matches the course's block with its weights on {len(cases)} cases")
 
 
+# --- the whole model ------------------------------------------------------------------------------
+
+GPT_SIGNATURE = (
+    "GPT(vocab_size, d_model, num_heads, num_layers, d_ff, dropout, max_len, pad_id), "
+    "forward(ids) -> logits"
+)
+
+
+class _ModelWith(reference.DecoderOnlyLM):
+    """The course's model, its forward pass written out with one knob turned."""
+
+    knobs: dict = {}
+
+    def forward(self, ids, padding=None, positions=None):
+        knobs, seq = self.knobs, ids.shape[1]
+        x = self.embedding(ids)
+        if knobs.get("positions", "place") == "place":
+            x = x + self.positions[:seq]
+        elif knobs["positions"] == "ids":
+            x = x + self.positions[ids]
+        if knobs.get("dropout", True):
+            x = self.dropout(x)
+        mask = causal_mask(seq, device=ids.device)
+        if knobs.get("mask") == "transposed":
+            mask = mask.T
+        for layer in self.layers:
+            x = layer(x, mask)
+        if knobs.get("norm", True):
+            x = self.norm(x)
+        return self.head(x)
+
+
+def _model_with(**knobs) -> type:
+    return type("WrongGPT", (_ModelWith,), {"knobs": knobs})
+
+
+GPT_MISTAKES = [
+    Mistake(
+        "the positions are missing: add self.positions[:seq_len] (seq_len, d_model) to the token "
+        "embeddings, or the model cannot tell the first token from the last",
+        _model_with(positions=None),
+    ),
+    Mistake(
+        "the positions are looked up by token id: a token's position is its place in the "
+        "sequence, 0 ... seq_len - 1, so add self.positions[:seq_len]",
+        _model_with(positions="ids"),
+    ),
+    Mistake(
+        "the final LayerNorm is missing: pre-norm blocks leave their output unnormalised, so "
+        "apply self.norm before the output layer",
+        _model_with(norm=False),
+    ),
+    Mistake(
+        "there is no dropout on the embeddings: apply self.dropout to embeddings + positions "
+        "(in training mode the check draws the same dropout masks as the course's model)",
+        _model_with(dropout=False),
+    ),
+    Mistake(
+        "the causal mask is transposed: True where the key comes after the query. A position may "
+        "attend to itself and the positions before it (the lower triangle)",
+        _model_with(mask="transposed"),
+    ),
+]
+
+
+def gpt_model(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `GPT` (embedding, positions, GPT blocks, final norm, output layer)
+    against the course's `DecoderOnlyLM` with copied weights, in evaluation and training mode."""
+    generator = torch.Generator().manual_seed(seed)
+    sizes = {
+        "d_model": 16,
+        "num_heads": 4,
+        "num_layers": 2,
+        "d_ff": 32,
+        "dropout": 0.2,
+        "max_len": 48,
+        "pad_id": 0,
+    }
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for training, length in ((False, 7), (False, 12), (True, 9)):
+            model = reference.DecoderOnlyLM(40, **sizes)
+            built = Built(model, (40,), dict(sizes), training=training, seed=seed)
+            cases.append(Case((built, torch.randint(1, 40, (2, length), generator=generator))))
+    run_module_cases(
+        "GPT",
+        learner_class,
+        cases,
+        signature=GPT_SIGNATURE,
+        mistakes=GPT_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    passed(
+        "GPT", f"its logits match the course's DecoderOnlyLM with its weights on {len(cases)} cases"
+    )
+
+
 # --- sampling ------------------------------------------------------------------------------------
 
 SAMPLE_SIGNATURE = "sample_next_token(logits, temperature, top_k, generator)"

@@ -415,7 +415,8 @@ def tokenize_pairs(learner_fn) -> None:
                 raise CheckFailed(f"{where} is wrong: {mistake.hint}.")
         for key in PAIR_COLUMNS:
             if got[key] != expected[key]:
-                row = next(i for i, (a, b) in enumerate(zip(got[key], expected[key])) if a != b)
+                pairs = zip(got[key], expected[key], strict=False)
+                row = next(i for i, (a, b) in enumerate(pairs) if a != b)
                 raise CheckFailed(
                     f"{where}: {key} of pair {row} is {got[key][row]}, expected "
                     f"{expected[key][row]}"

@@ -278,8 +278,10 @@ def _loop(mha, queries, keys, values, mask=None, *, strided=False, project=True,
     q, k, v = mha.query_projection(queries), mha.key_projection(keys), mha.value_projection(values)
     outputs = []
     for head in range(mha.num_heads):
-        features = slice(head, None, mha.num_heads) if strided else slice(
-            head * d_head, (head + 1) * d_head
+        features = (
+            slice(head, None, mha.num_heads)
+            if strided
+            else slice(head * d_head, (head + 1) * d_head)
         )
         d = {"head": d_head, "model": mha.d_model}[scale]
         scores = q[..., features] @ k[..., features].transpose(-2, -1) / math.sqrt(d)
@@ -401,8 +403,9 @@ def _loaded_by(fn) -> Callable:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(1)
             ours = reference.MultiHeadAttention(theirs.embed_dim, theirs.num_heads).eval()
-        call_plainly(fn, "load_from_torch", "load_from_torch(ours, theirs)", LOAD_SIGNATURE, ours,
-                     theirs)
+        call_plainly(
+            fn, "load_from_torch", "load_from_torch(ours, theirs)", LOAD_SIGNATURE, ours, theirs
+        )
         with torch.no_grad():
             return ours(queries, keys_values, keys_values)
 

@@ -96,13 +96,14 @@ CATALOG = (
     Entry(
         "05_transformer_summarizer",
         "A decoder-only summarizer",
-        "docstring summarisation data and a byte-level BPE tokenizer, a GPT block of your own and "
-        "a decoder-only (GPT-style) LM (parity with `torch.nn`), a loss on the summary only vs on "
-        "every token, greedy generation, sampling with temperature and top-k, ROUGE beside the "
-        "first-words baseline",
+        "docstring summarisation data and a byte-level BPE tokenizer, a GPT block and the whole "
+        "decoder-only (GPT-style) LM of your own (parity with `torch.nn`), a loss on the summary "
+        "only vs on every token, greedy generation, sampling with temperature and top-k, ROUGE "
+        "beside the first-words baseline",
         {
             "summary-loss-mask": "summary loss mask",
             "gpt-block": "GPT block",
+            "gpt-model": "the whole GPT",
             "generate": "generation loop",
             "sample-next-token": "sampling with temperature and top-k",
         },
