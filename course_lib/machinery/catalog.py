@@ -122,6 +122,7 @@ CATALOG = (
             "mask-tokens": "MLM masking",
             "masked-lm-loss": "masked-LM loss",
             "nsp-pair": "NSP pairs",
+            "bert-for-pretraining": "the pretraining heads",
         },
     ),
     Entry(
