@@ -11,7 +11,7 @@ import transformers
 from transformers.models.t5.modeling_t5 import T5Attention, T5LayerNorm
 
 from course_lib import check, t5, t5_data, t5_training
-from course_lib.check.t5 import BUCKET_MISTAKES, RMS_MISTAKES, _bucket
+from course_lib.check.t5 import ATTENTION_MISTAKES, BUCKET_MISTAKES, RMS_MISTAKES, _bucket
 from course_lib.training import use_fast_attention
 
 ATOL = 1e-5
@@ -434,3 +434,22 @@ def test_the_rms_norm_and_bucket_checks_pass_the_references_and_name_each_mistak
             with pytest.raises(check.CheckFailed) as failure:
                 checker(mistake.wrong_implementation)
             assert mistake.hint in str(failure.value)
+
+
+def test_the_t5_attention_check_passes_the_reference_and_names_each_mistake(capsys):
+    check.t5_attention(t5.T5Attention)
+    assert capsys.readouterr().out.startswith("✅ T5Attention")
+    for mistake in ATTENTION_MISTAKES:
+        with pytest.raises(check.CheckFailed) as failure:
+            check.t5_attention(mistake.wrong_implementation)
+        assert mistake.hint in str(failure.value)
+
+
+def test_t5_attention_with_biased_projections_gets_the_naming_advice():
+    class Biased(t5.T5Attention):
+        def __init__(self, d_model, heads, d_kv):
+            super().__init__(d_model, heads, d_kv)
+            self.query = torch.nn.Linear(d_model, heads * d_kv)
+
+    with pytest.raises(check.CheckFailed, match="unexpected"):
+        check.t5_attention(Biased)

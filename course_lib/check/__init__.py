@@ -35,7 +35,13 @@ from .multi_head_attention import (
 )
 from .orientation import softmax
 from .rnn import encoder_decoder, gru_cell_step, lstm_cell_step, rnn_cell_step
-from .t5 import format_example, relative_position_bucket, rms_norm, span_corruption
+from .t5 import (
+    format_example,
+    relative_position_bucket,
+    rms_norm,
+    span_corruption,
+    t5_attention,
+)
 from .transformer import (
     beam_step,
     decoder_layer,
@@ -81,6 +87,7 @@ __all__ = [
     "padding_mask",
     "relative_position_bucket",
     "rms_norm",
+    "t5_attention",
     "positional_encoding",
     "span_corruption",
     "rnn_cell_step",

@@ -17,6 +17,8 @@ import torch
 
 from .. import t5 as model_reference
 from .. import t5_data as reference
+from ..multi_head_attention import merge_heads, split_heads
+from ..t5 import masked_bias
 from .framework import (
     Built,
     Case,
@@ -471,3 +473,94 @@ def relative_position_bucket(learner_fn) -> None:
         dtype_advice="return integer bucket indices",
     )
     passed("relative_position_bucket", f"T5's buckets for every distance on {len(cases)} cases")
+
+
+# --- T5's attention ------------------------------------------------------------------------------
+
+ATTENTION_SIGNATURE = "T5Attention(d_model, heads, d_kv), forward(x, memory=None, bias=None)"
+
+
+class _AttentionWith(model_reference.T5Attention):
+    """The course's T5 attention written out, with one knob turned."""
+
+    knobs: dict = {}
+
+    def forward(self, x, memory=None, bias=None):
+        knobs = self.knobs
+        memory = x if memory is None or knobs.get("self_only") else memory
+        q = split_heads(self.query(x), self.heads)
+        k = split_heads(self.key(memory), self.heads)
+        v = split_heads(self.value(memory), self.heads)
+        scores = q @ k.transpose(-2, -1)
+        if knobs.get("scaled"):
+            scores = scores / math.sqrt(q.shape[-1])
+        if bias is not None and knobs.get("bias") == "before":
+            scores = scores + bias
+        weights = scores.softmax(-1)
+        if bias is not None and knobs.get("bias") == "after":
+            weights = weights + bias
+        return self.output(merge_heads(weights @ v))
+
+
+def _attention_with(**knobs) -> type:
+    return type("WrongT5Attention", (_AttentionWith,), {"knobs": {"bias": "before", **knobs}})
+
+
+ATTENTION_MISTAKES = [
+    Mistake(
+        "the scores are divided by sqrt(d_kv): T5 does not scale them (its initialisation "
+        "already accounts for it), so use q @ k.transpose(-2, -1) as it is",
+        _attention_with(scaled=True),
+    ),
+    Mistake(
+        "the bias is not used: add it to the scores before the softmax (it carries both the "
+        "relative positions and the masks)",
+        _attention_with(bias=None),
+    ),
+    Mistake(
+        "the bias is added after the softmax: add it to the scores, so that a very negative "
+        "bias (a mask) gives a weight of 0",
+        _attention_with(bias="after"),
+    ),
+    Mistake(
+        "the keys and values come from x even when memory is given: in cross-attention the "
+        "queries come from x and the keys and values from memory (the encoder's output)",
+        _attention_with(self_only=True),
+    ),
+]
+
+
+def t5_attention(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `T5Attention` (no biases, no 1/sqrt(d_kv), an additive bias) against
+    the course's, itself equal to `transformers`' T5Attention with the same weights."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for d_model, heads, d_kv, lq, lk, kind in (
+            (16, 4, 4, 5, 5, "self"),
+            (16, 2, 6, 4, 4, "cross"),
+            (8, 2, 4, 3, 6, "cross"),
+            (8, 4, 2, 6, 6, "self, no bias"),
+        ):
+            module = model_reference.T5Attention(d_model, heads, d_kv)
+            x = torch.randn(2, lq, d_model, generator=generator)
+            bias = 2 * torch.randn(1, heads, lq, lk, generator=generator)
+            mask = torch.rand(2, 1, 1, lk, generator=generator) > 0.2
+            mask[..., 0] = True
+            options = {} if kind.endswith("no bias") else {"bias": masked_bias(bias, mask)}
+            if kind == "cross":
+                options["memory"] = torch.randn(2, lk, d_model, generator=generator)
+            cases.append(Case((Built(module, (d_model, heads, d_kv)), x), options))
+    run_module_cases(
+        "T5Attention",
+        learner_class,
+        cases,
+        signature=ATTENTION_SIGNATURE,
+        mistakes=ATTENTION_MISTAKES,
+        atol=1e-4,
+        rtol=1e-4,
+    )
+    passed(
+        "T5Attention", f"matches the course's T5 attention with its weights on {len(cases)} cases"
+    )

@@ -146,6 +146,7 @@ CATALOG = (
             "span_corruption": "span corruption",
             "rms-norm": "RMSNorm",
             "relative-position-bucket": "relative position buckets",
+            "t5-attention": "T5's attention",
         },
     ),
     Entry(
