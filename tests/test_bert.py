@@ -12,6 +12,7 @@ from course_lib import bert as bert_module
 from course_lib import check
 from course_lib.bert import Bert, BertClassifier, BertConfig, BertForPretraining, mean_pool
 from course_lib.check.bert import (
+    CLASSIFIER_MISTAKES,
     EMBEDDING_MISTAKES,
     HEADS_MISTAKES,
     MLM_LOSS_MISTAKES,
@@ -387,7 +388,8 @@ def test_the_new_bert_checks_pass_the_references(capsys):
     check.bert_embeddings(bert_module.BertEmbeddings)
     check.masked_lm_loss(bert_module.masked_lm_loss)
     check.bert_for_pretraining(bert_module.BertForPretraining)
-    assert capsys.readouterr().out.count("✅") == 4
+    check.bert_classifier(bert_module.BertClassifier)
+    assert capsys.readouterr().out.count("✅") == 5
 
 
 @pytest.mark.parametrize(
@@ -395,7 +397,8 @@ def test_the_new_bert_checks_pass_the_references(capsys):
     [(check.encode_pair, m) for m in PAIR_MISTAKES]
     + [(check.bert_embeddings, m) for m in EMBEDDING_MISTAKES]
     + [(check.masked_lm_loss, m) for m in MLM_LOSS_MISTAKES]
-    + [(check.bert_for_pretraining, m) for m in HEADS_MISTAKES],
+    + [(check.bert_for_pretraining, m) for m in HEADS_MISTAKES]
+    + [(check.bert_classifier, m) for m in CLASSIFIER_MISTAKES],
     ids=lambda value: getattr(value, "hint", "")[:40] or getattr(value, "__name__", ""),
 )
 def test_the_new_bert_mistakes_get_their_hint(checker, mistake):

@@ -15,6 +15,7 @@ from .attention import (
     translate,
 )
 from .bert import (
+    bert_classifier,
     bert_embeddings,
     bert_for_pretraining,
     encode_pair,
@@ -58,6 +59,7 @@ __all__ = [
     "CheckFailed",
     "attention_decoder_step",
     "beam_step",
+    "bert_classifier",
     "bert_embeddings",
     "bert_for_pretraining",
     "decoder_layer",

@@ -778,3 +778,118 @@ def _require_tied(learner_class, config) -> None:
             "transformed states against self.bert.embeddings.tokens.weight (tied weights: the "
             "output layer is the input embedding, so both learn together)"
         )
+
+
+# --- the fine-tuning classifier ------------------------------------------------------------------
+
+CLASSIFIER_SIGNATURE = (
+    "BertClassifier(bert, num_classes, dropout=0.1, pooling='cls'), forward(ids, segments=None, "
+    "padding=None) -> scores (batch, num_classes)"
+)
+
+
+class _ClassifierWith(reference.BertClassifier):
+    """The course's classifier written out, with one knob turned."""
+
+    knobs: dict = {}
+
+    def forward(self, ids, segments=None, padding=None):
+        knobs = self.knobs
+        padding = ids != self.bert.config.pad_id if padding is None else padding
+        seen = torch.ones_like(padding) if knobs.get("attend_pads") else padding
+        states, pooled = self.bert(ids, segments, seen)
+        if self.pooling == "mean" or knobs.get("always_mean"):
+            if knobs.get("mean_over_pads"):
+                pooled = states.mean(dim=1)
+            else:
+                pooled = reference.mean_pool(states, padding)
+        elif knobs.get("raw_cls"):
+            pooled = states[:, 0]
+        if knobs.get("dropout", True):
+            pooled = self.dropout(pooled)
+        return self.classifier(pooled)
+
+
+def _classifier_with(**knobs) -> type:
+    return type("WrongClassifier", (_ClassifierWith,), {"knobs": knobs})
+
+
+CLASSIFIER_MISTAKES = [
+    Mistake(
+        "the mean includes the padding positions: average only the real tokens (mean_pool(states, "
+        "padding)), or a short sentence's vector is diluted by its pads",
+        _classifier_with(mean_over_pads=True),
+    ),
+    Mistake(
+        "with pooling='cls' the classifier reads the raw [CLS] state: it reads the pooled vector "
+        "(the pooler's tanh on [CLS]), the second output of self.bert",
+        _classifier_with(raw_cls=True),
+    ),
+    Mistake(
+        "the sentence vector is not dropped out: apply self.dropout before the classifier (the "
+        "check compares in training mode too, with the same random draws)",
+        _classifier_with(dropout=False),
+    ),
+    Mistake(
+        "the encoder attends to the padding: pass padding (True = real token; by default ids != "
+        "pad_id) to self.bert(ids, segments, padding)",
+        _classifier_with(attend_pads=True),
+    ),
+    Mistake(
+        "the pooling argument is ignored: pooling='cls' reads the pooled [CLS] vector, "
+        "pooling='mean' the mean of the real tokens",
+        _classifier_with(always_mean=True),
+    ),
+]
+
+
+def _refuses_unknown_pooling(cls: type, encoder) -> None:
+    try:
+        with torch.random.fork_rng(devices=[]):
+            cls(encoder, 2, 0.1, "max")
+    except ValueError:
+        return
+    except Exception as error:  # noqa: BLE001 - any other failure is the learner's to fix
+        raise CheckFailed(
+            f"BertClassifier(bert, 2, 0.1, 'max') raised {type(error).__name__}: {error}. Raise "
+            "a ValueError that names the two poolings, 'cls' and 'mean'"
+        ) from None
+    raise CheckFailed(
+        "BertClassifier(bert, 2, 0.1, 'max') was accepted: raise a ValueError that names the "
+        "two poolings, 'cls' and 'mean'"
+    )
+
+
+def bert_classifier(learner_class, *, seed: int = 0) -> None:
+    """Check the learner's `BertClassifier` (the course's `Bert`, a pooled sentence vector,
+    dropout, a linear layer) against the course's with copied weights, both poolings, in
+    evaluation and training mode."""
+    cls = require_class(learner_class, "BertClassifier")
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        config = reference.BertConfig(
+            vocab_size=40, hidden=16, layers=2, heads=4, d_ff=32, max_len=12, dropout=0.2
+        )
+        for pooling, training in (("cls", False), ("mean", False), ("mean", True), ("cls", True)):
+            model = reference.BertClassifier(reference.Bert(config), 3, 0.3, pooling)
+            ids = torch.randint(5, 40, (3, 8), generator=generator)
+            ids[0, 5:], ids[2, 3:] = 0, 0  # padding at the end of two rows
+            built = Built(model, (model.bert, 3, 0.3, pooling), training=training, seed=seed)
+            cases.append(Case((built, ids)))
+    run_module_cases(
+        "BertClassifier",
+        cls,
+        cases,
+        signature=CLASSIFIER_SIGNATURE,
+        mistakes=CLASSIFIER_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    _refuses_unknown_pooling(cls, cases[0].args[0].reference.bert)
+    passed(
+        "BertClassifier",
+        f"class scores match the course's with its weights on {len(cases)} cases (both "
+        "poolings, with and without dropout)",
+    )

@@ -129,9 +129,9 @@ CATALOG = (
         "06b_bert_real_weights",
         "BERT with real weights",
         "the real MiniLM checkpoint in the course's BERT (matches `transformers.BertModel`), "
-        "frozen features + logistic regression against fine-tuning, what pretraining at scale "
-        "buys",
-        {"mean-pool": "mean pooling"},
+        "frozen features + logistic regression against fine-tuning with a classifier of your "
+        "own, what pretraining at scale buys",
+        {"mean-pool": "mean pooling", "bert-classifier": "the fine-tuning classifier"},
     ),
     Entry(
         "07_t5_multitask",
