@@ -171,6 +171,23 @@ def sample_next_token(
     return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
 
 
+def sample_top_p(
+    logits: torch.Tensor, p: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Nucleus (top-p) sampling (Holtzman et al. 2020): from logits (batch, vocab), keep the
+    smallest set of most likely tokens whose probabilities add up to at least `p` (the token that
+    crosses `p` included), renormalise, and draw one token per row with `generator`. Returns ids
+    (batch,) long."""
+    if not 0 < p <= 1:
+        raise ValueError(f"p must be in (0, 1], got {p}")
+    probabilities = torch.softmax(logits, dim=-1)
+    ranked, order = probabilities.sort(dim=-1, descending=True)  # (batch, vocab) each
+    before = ranked.cumsum(dim=-1) - ranked  # the mass of the tokens ranked above each one
+    ranked = ranked.masked_fill(before >= p, 0.0)
+    drawn = torch.multinomial(ranked, 1, generator=generator)  # (batch, 1): a rank; renormalises
+    return order.gather(-1, drawn).squeeze(-1)  # the token at that rank
+
+
 @torch.no_grad()
 def generate_batch(
     model: DecoderOnlyLM,

@@ -14,6 +14,7 @@ from course_lib.check.decoder_only import (
     GPT_MISTAKES,
     HARD_CODED_ID_MISTAKES,
     LOSS_MASK_MISTAKES,
+    TOP_P_MISTAKES,
     ScriptedLM,
 )
 from course_lib.decoder_only import DecoderOnlyLM, generate, generate_batch, summary_loss_mask
@@ -279,3 +280,41 @@ def test_a_gpt_with_other_parameter_names_gets_advice():
 
     with pytest.raises(check.CheckFailed, match="not named as the exercise asks"):
         check.gpt_model(Renamed)
+
+
+def _top_p_variant(variant):
+    def sample(logits, p, generator=None):
+        probabilities = torch.softmax(logits, dim=-1)
+        if variant == "vocabulary order":
+            ranked, order = probabilities, torch.arange(logits.shape[-1]).expand_as(logits)
+        else:
+            ranked, order = probabilities.sort(dim=-1, descending=variant != "ascending")
+        before = ranked.cumsum(-1) - ranked
+        crossing = variant == "crossing token dropped"
+        ranked = ranked.masked_fill(ranked.cumsum(-1) >= p if crossing else before >= p, 0.0)
+        drawn = torch.multinomial(ranked, 1, generator=generator)
+        if variant == "rank returned":
+            return drawn.squeeze(-1)
+        return order.gather(-1, drawn).squeeze(-1)
+
+    return sample
+
+
+def test_the_top_p_reference_passes(capsys):
+    check.sample_top_p(reference.sample_top_p)
+    assert capsys.readouterr().out.startswith("✅ sample_top_p")
+
+
+@pytest.mark.parametrize("variant, hint", TOP_P_MISTAKES, ids=[v for v, _ in TOP_P_MISTAKES])
+def test_top_p_mistakes_get_their_hint(variant, hint):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.sample_top_p(_top_p_variant(variant))
+    assert hint in str(failure.value)
+
+
+def test_top_p_with_the_global_generator_gets_advice():
+    def global_draws(logits, p, generator=None):
+        return reference.sample_top_p(logits, p)
+
+    with pytest.raises(check.CheckFailed, match="generator"):
+        check.sample_top_p(global_draws)

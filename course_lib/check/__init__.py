@@ -24,7 +24,14 @@ from .bert import (
     mean_pool,
     nsp_pair,
 )
-from .decoder_only import generate, gpt_block, gpt_model, sample_next_token, summary_loss_mask
+from .decoder_only import (
+    generate,
+    gpt_block,
+    gpt_model,
+    sample_next_token,
+    sample_top_p,
+    summary_loss_mask,
+)
 from .framework import CheckFailed
 from .hugging_face import collate, compute_metrics, tokenize_pairs
 from .multi_head_attention import (
@@ -94,6 +101,7 @@ __all__ = [
     "span_corruption",
     "rnn_cell_step",
     "sample_next_token",
+    "sample_top_p",
     "scaled_dot_product_attention",
     "softmax",
     "split_heads",

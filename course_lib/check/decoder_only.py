@@ -552,6 +552,113 @@ def sample_next_token(learner_fn, *, seed: int = 0) -> None:
     )
 
 
+# --- nucleus (top-p) sampling ---------------------------------------------------------------------
+
+TOP_P_SIGNATURE = "sample_top_p(logits, p, generator)"
+
+
+def _nucleus(probabilities: torch.Tensor, p: float, variant: str | None = None) -> torch.Tensor:
+    """(vocab,) the distribution top-p sampling draws from, or a mistaken one: the catalogue."""
+    if variant == "vocabulary order":
+        ranked, order = probabilities, torch.arange(len(probabilities))
+    else:
+        ranked, order = probabilities.sort(descending=variant != "ascending")
+    before = ranked.cumsum(-1) - ranked
+    kept = ranked.cumsum(-1) < p if variant == "crossing token dropped" else before < p
+    result = torch.zeros_like(probabilities)
+    if variant == "rank returned":
+        result[: len(ranked)] = torch.where(kept, ranked, 0.0)  # the rank, not the token
+    else:
+        result[order] = torch.where(kept, ranked, 0.0)
+    return result / result.sum()
+
+
+TOP_P_MISTAKES = [
+    (
+        "crossing token dropped",
+        "the token that crosses p is dropped: keep a token while the mass of the tokens ranked "
+        "above it is below p (cumsum minus itself), so the kept set adds up to at least p",
+    ),
+    (
+        "ascending",
+        "the probabilities are sorted in ascending order, so the nucleus holds the least likely "
+        "tokens: sort with descending=True",
+    ),
+    (
+        "vocabulary order",
+        "the tokens are accumulated in vocabulary order: sort the probabilities in descending "
+        "order first, so that the nucleus is made of the most likely tokens",
+    ),
+    (
+        "rank returned",
+        "the drawn position in the sorted list is returned, not the token: map it back with the "
+        "order the sort gave, order.gather(-1, drawn)",
+    ),
+]
+
+
+def sample_top_p(learner_fn, *, seed: int = 0) -> None:
+    """Check `sample_top_p(logits, p, generator)` statistically: tokens outside the nucleus are
+    never drawn, the frequencies match the renormalised nucleus within FREQUENCY_TOLERANCE over
+    DRAWS draws, the draws come from `generator` and leave torch's global random state alone."""
+    fn = require_function(learner_fn, "sample_top_p")
+    logits = torch.tensor([0.5, 2.0, -1.0, 1.0, 0.0, 1.5, -0.5, 0.2])
+    probabilities = torch.softmax(logits, -1).double()
+    global_state = torch.get_rng_state()
+    for p in (0.5, 0.75, 0.9, 1.0):
+        generator = torch.Generator().manual_seed(seed)
+        where = f"sample_top_p(logits (8 tokens), p={p}, generator)"
+        ids = call_plainly(
+            fn,
+            "sample_top_p",
+            where,
+            TOP_P_SIGNATURE,
+            logits.expand(DRAWS, -1).clone(),
+            p,
+            generator,
+        )
+        if not isinstance(ids, torch.Tensor) or ids.shape != (DRAWS,) or ids.is_floating_point():
+            got = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
+            raise CheckFailed(f"{where} returned {got}: return one token id (long) per row")
+        got = torch.bincount(ids.long(), minlength=8).double() / DRAWS
+        expected = _nucleus(probabilities, p)
+        if (got - expected).abs().max().item() <= FREQUENCY_TOLERANCE:
+            continue
+        for variant, hint in TOP_P_MISTAKES:
+            if (got - _nucleus(probabilities, p, variant)).abs().max() <= FREQUENCY_TOLERANCE:
+                raise CheckFailed(f"{where} is wrong: {hint}.")
+        outside = [int(i) for i in torch.nonzero((expected == 0) & (got > 0)).flatten()]
+        detail = (
+            f"tokens outside the nucleus were drawn (ids {outside})"
+            if outside
+            else ("the frequencies do not match the renormalised nucleus")
+        )
+        raise CheckFailed(
+            f"{where}: {detail}. Frequencies {_rounded(got)}, expected {_rounded(expected)}"
+        )
+    if not torch.equal(torch.get_rng_state(), global_state):
+        raise CheckFailed(
+            "sampling changed torch's global random state: draw with the `generator` you are "
+            "given, torch.multinomial(..., generator=generator)"
+        )
+    batch = logits.expand(64, -1).clone()
+    draws = [fn(batch.clone(), 0.9, torch.Generator().manual_seed(s)) for s in (7, 7, 8)]
+    if not torch.equal(draws[0], draws[1]) or torch.equal(draws[0], draws[2]):
+        raise CheckFailed(
+            "the draws do not follow the generator: the same generator seed must give the same "
+            "tokens, another seed other tokens. Pass generator=generator to torch.multinomial"
+        )
+    passed(
+        "sample_top_p",
+        f"frequencies within {FREQUENCY_TOLERANCE} of the renormalised nucleus over {DRAWS:,} "
+        "draws for 4 values of p, the generator used",
+    )
+
+
+def _rounded(values: torch.Tensor) -> str:
+    return "[" + ", ".join(f"{v:.3f}" for v in values.tolist()) + "]"
+
+
 def _frequency_hint(got, logits, temperature, top_k, where, worst) -> str:
     """Name the likely mistake behind frequencies that do not match softmax(logits / T)."""
     candidates = [

@@ -98,7 +98,8 @@ CATALOG = (
         "A decoder-only summarizer",
         "docstring summarisation data and a byte-level BPE tokenizer, a GPT block and the whole "
         "decoder-only (GPT-style) LM of your own (parity with `torch.nn`), a loss on the summary "
-        "only vs on every token, greedy generation, sampling with temperature and top-k, ROUGE "
+        "only vs on every token, greedy generation, sampling with temperature, top-k and top-p, "
+        "ROUGE "
         "beside the first-words baseline",
         {
             "summary-loss-mask": "summary loss mask",
@@ -106,6 +107,7 @@ CATALOG = (
             "gpt-model": "the whole GPT",
             "generate": "generation loop",
             "sample-next-token": "sampling with temperature and top-k",
+            "sample-top-p": "nucleus sampling",
         },
     ),
     Entry(
