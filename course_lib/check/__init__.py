@@ -41,7 +41,7 @@ from .multi_head_attention import (
     multi_head_attention,
     split_heads,
 )
-from .orientation import softmax
+from .orientation import cross_entropy, softmax
 from .rnn import encoder_decoder, gru_cell_step, lstm_cell_step, rnn_cell_step
 from .t5 import (
     format_example,
@@ -78,6 +78,7 @@ __all__ = [
     "format_example",
     "causal_mask",
     "collate",
+    "cross_entropy",
     "compute_metrics",
     "generate",
     "gpt_block",

@@ -1,4 +1,4 @@
-"""Checks for notebook 00 (orientation): softmax."""
+"""Checks for notebook 00 (orientation): softmax and cross-entropy."""
 
 from __future__ import annotations
 
@@ -136,4 +136,82 @@ def softmax(learner_softmax, *, seed: int = 0, n_random: int = 20) -> None:
         "softmax",
         f"correct on {len(cases) - n_random} fixed and {n_random} random cases "
         f"(atol={SOFTMAX_ATOL:g}, rtol={SOFTMAX_RTOL:g}, looser for very large scores)",
+    )
+
+
+# --- cross-entropy -------------------------------------------------------------------------------
+
+CROSS_ENTROPY_SIGNATURE = "cross_entropy(logits, targets)"
+CROSS_ENTROPY_ATOL, CROSS_ENTROPY_RTOL = 1e-5, 1e-5
+
+
+def _picked(logits: torch.Tensor, targets: torch.Tensor, log_probabilities: torch.Tensor):
+    return log_probabilities[torch.arange(len(targets)), targets]
+
+
+CROSS_ENTROPY_MISTAKES = [
+    Mistake(
+        "the losses are summed: average them over the examples (.mean()), so that the loss does "
+        "not grow with the batch size",
+        lambda x, t: -_picked(x, t, F.log_softmax(x, dim=-1)).sum(),
+    ),
+    Mistake(
+        "the minus sign is missing: the loss is -log(probability of the right class), which is "
+        "0 when that probability is 1 and grows as it shrinks",
+        lambda x, t: _picked(x, t, F.log_softmax(x, dim=-1)).mean(),
+    ),
+    Mistake(
+        "log(softmax(x)) underflows for a class far below the best one (its probability rounds "
+        "to 0, and log(0) = -inf): compute log-softmax directly, (x - max) - log(sum(exp(x - "
+        "max)))",
+        lambda x, t: -_picked(x, t, torch.softmax(x, dim=-1).log()).mean(),
+    ),
+    Mistake(
+        "logits[:, targets] picks, for every row, the columns of all the targets: pick one entry "
+        "per row, log_probabilities[torch.arange(N), targets] (or .gather(1, targets[:, None]))",
+        lambda x, t: -F.log_softmax(x, dim=-1)[:, t].mean(),
+    ),
+    Mistake(
+        "the probability itself was used, not its log: the loss is -log(p) of the right class",
+        lambda x, t: -_picked(x, t, torch.softmax(x, dim=-1)).mean(),
+    ),
+]
+
+
+def _cross_entropy_cases(seed: int) -> list[Case]:
+    generator = torch.Generator().manual_seed(seed)
+    cases = [
+        Case((torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0]))),
+        Case((torch.tensor([[2.0, 1.0, 0.1], [0.5, 2.5, 1.0]]), torch.tensor([2, 1]))),
+        Case(
+            (torch.tensor([[1000.0, 0.0, -5.0], [3.0, 900.0, 1.0]]), torch.tensor([1, 0])),
+            label="large scores [[1000, 0, -5], [3, 900, 1]] with targets [1, 0]",
+        ),
+    ]
+    for rows, classes in ((5, 4), (8, 10), (3, 2)):
+        logits = 3 * torch.randn(rows, classes, generator=generator)
+        targets = torch.randint(0, classes, (rows,), generator=generator)
+        cases.append(Case((logits, targets)))
+    return cases
+
+
+def cross_entropy(learner_fn, *, seed: int = 0) -> None:
+    """Check `cross_entropy(logits (N, C), targets (N,)) -> scalar` against
+    `torch.nn.functional.cross_entropy` (the mean of -log softmax(logits)[i, targets[i]])."""
+    fn = require_function(learner_fn, "cross_entropy")
+    cases = _cross_entropy_cases(seed)
+    run_cases(
+        "cross_entropy",
+        fn,
+        F.cross_entropy,
+        cases,
+        signature=CROSS_ENTROPY_SIGNATURE,
+        mistakes=CROSS_ENTROPY_MISTAKES,
+        atol=CROSS_ENTROPY_ATOL,
+        rtol=CROSS_ENTROPY_RTOL,
+    )
+    passed(
+        "cross_entropy",
+        f"equal to torch.nn.functional.cross_entropy on {len(cases)} cases, large scores "
+        "included",
     )

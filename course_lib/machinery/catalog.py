@@ -29,8 +29,9 @@ CATALOG = (
     Entry(
         "00_orientation",
         "Orientation",
-        "environment check, the exercise → check → grade loop, softmax, the `fit` training loop",
-        {"softmax": "softmax"},
+        "environment check, the exercise → check → grade loop, softmax, cross-entropy, the `fit` "
+        "training loop",
+        {"softmax": "softmax", "cross-entropy": "cross-entropy"},
     ),
     Entry(
         "01_rnn_baselines",
