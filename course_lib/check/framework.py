@@ -412,6 +412,21 @@ def _seeded_call(module: torch.nn.Module, built: Built, inputs: tuple, options: 
         return getattr(module, built.method)(*inputs, **options)
 
 
+def require_value_error(build: Callable[[], Any], call: str, advice: str) -> None:
+    """Fail unless `build()` (the learner's constructor on arguments it must refuse, written out
+    in `call` for the message) raises a ValueError; `advice` says what the error should say."""
+    try:
+        with torch.random.fork_rng(devices=[]):
+            build()
+    except ValueError:
+        return
+    except Exception as error:  # noqa: BLE001 - any other failure is the learner's to fix
+        raise CheckFailed(
+            f"{call} raised {type(error).__name__}: {error}. Raise a ValueError that {advice}"
+        ) from None
+    raise CheckFailed(f"{call} was accepted: raise a ValueError that {advice}")
+
+
 def require_class(candidate: Any, name: str) -> type:
     """Fail early, with advice, when a check is handed something that is not a class."""
     if isinstance(candidate, type):

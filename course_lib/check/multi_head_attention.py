@@ -13,12 +13,12 @@ from ..attention import causal_mask, padding_mask
 from .framework import (
     Built,
     Case,
-    CheckFailed,
     Mistake,
     call_plainly,
     passed,
     require_class,
     require_function,
+    require_value_error,
     run_cases,
     run_module_cases,
 )
@@ -222,23 +222,6 @@ MODULE_MISTAKES = [
 ]
 
 
-def _refuses_indivisible_sizes(cls: type) -> None:
-    try:
-        with torch.random.fork_rng(devices=[]):
-            cls(10, 3)
-    except ValueError:
-        return
-    except Exception as error:  # noqa: BLE001 - any other failure is the learner's to fix
-        raise CheckFailed(
-            f"MultiHeadAttention(10, 3) raised {type(error).__name__}: {error}. Raise a "
-            "ValueError that says d_model must be divisible by num_heads"
-        ) from None
-    raise CheckFailed(
-        "MultiHeadAttention(10, 3) was accepted, but 10 features cannot be cut into 3 equal "
-        "heads: raise a ValueError saying that d_model must be divisible by num_heads"
-    )
-
-
 def multi_head_attention(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `MultiHeadAttention(d_model, num_heads)` class against the course's
     with copied weights: output (batch, Lq, d_model) and weights (batch, heads, Lq, Lk), with and
@@ -259,7 +242,12 @@ def multi_head_attention(learner_class, *, seed: int = 0) -> None:
         rtol=RTOL,
         output_names=("output", "weights"),
     )
-    _refuses_indivisible_sizes(cls)
+    require_value_error(
+        lambda: cls(10, 3),
+        "MultiHeadAttention(10, 3)",
+        "says d_model must be divisible by num_heads (10 features cannot be cut into 3 equal "
+        "heads)",
+    )
     passed(
         "MultiHeadAttention",
         f"output and per-head weights match the course's module on {len(cases)} cases "

@@ -212,6 +212,5 @@ def cross_entropy(learner_fn, *, seed: int = 0) -> None:
     )
     passed(
         "cross_entropy",
-        f"equal to torch.nn.functional.cross_entropy on {len(cases)} cases, large scores "
-        "included",
+        f"equal to torch.nn.functional.cross_entropy on {len(cases)} cases, large scores included",
     )
