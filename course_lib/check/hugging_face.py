@@ -19,6 +19,23 @@ from .framework import CheckFailed, Mistake, passed, require_function
 transformers = packages.lazy("transformers", "transformers==5.24.0")
 datasets = packages.lazy("datasets", "datasets==5.2.0")
 
+
+def _call(fn, name: str, where: str, advice, *args):
+    """The learner's `fn(*args)`; a failure becomes a CheckFailed that names the call, with
+    `advice(error)` (a sentence, or "") added."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise CheckFailed(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
+        ) from None
+    except Exception as error:  # the learner's code may raise anything; report it plainly
+        message = str(error).strip().rstrip(".")
+        raise CheckFailed(
+            f"{where} raised {type(error).__name__}: {message}.{advice(error)}"
+        ) from error
+
+
 SIGNATURE = "collate(examples, pad_id)"
 KEYS = ("input_ids", "attention_mask", "labels")
 
@@ -83,17 +100,14 @@ def collate(learner_fn) -> None:
     for examples, pad_id in cases:
         where = _describe(examples, pad_id)
         original = copy.deepcopy(examples)
-        try:
-            batch = fn(copy.deepcopy(examples), pad_id)
-        except NotImplementedError:
-            raise CheckFailed(
-                "collate is not implemented yet: replace `raise NotImplementedError()` with your "
-                "code"
-            ) from None
-        except Exception as error:  # the learner's code may raise anything; report it plainly
-            raise CheckFailed(
-                f"{where} raised {type(error).__name__}: {error}. Keep the signature {SIGNATURE}."
-            ) from error
+        batch = _call(
+            fn,
+            "collate",
+            where,
+            lambda error: f" Keep the signature {SIGNATURE}.",
+            copy.deepcopy(examples),
+            pad_id,
+        )
         expected = reference.collate(original, pad_id)
         if not isinstance(batch, dict):
             raise CheckFailed(
@@ -223,17 +237,7 @@ def compute_metrics(learner_fn, *, seed: int = 0) -> None:
     cases = _eval_predictions(seed)
     for case in cases:
         where = f"compute_metrics({case.describe()})"
-        try:
-            got = fn(copy.deepcopy(case))
-        except NotImplementedError:
-            raise CheckFailed(
-                "compute_metrics is not implemented yet: replace `raise NotImplementedError()` "
-                "with your code"
-            ) from None
-        except Exception as error:  # the learner's code may raise anything; report it plainly
-            raise CheckFailed(
-                f"{where} raised {type(error).__name__}: {error}.{_metrics_error_advice(error)}"
-            ) from error
+        got = _call(fn, "compute_metrics", where, _metrics_error_advice, copy.deepcopy(case))
         expected = trainer_metrics(case)
         if not isinstance(got, Mapping):
             raise CheckFailed(
@@ -378,6 +382,15 @@ def _call_quietly(fn, batch, tokenizer, max_length):
         return None
 
 
+def _pairs_error_advice(error: Exception) -> str:
+    advice = ""
+    if "Truncation error" in str(error):
+        advice = f" The hint: {ONE_SIDE_HINT}."
+    if "return_tensors" in str(error) or "padding=True" in str(error):
+        advice = " Return lists: leave out return_tensors, the collator makes tensors."
+    return f"{advice} Keep the signature {PAIRS_SIGNATURE}."
+
+
 def tokenize_pairs(learner_fn) -> None:
     """Check `tokenize_pairs(batch, tokenizer, max_length=64)` against the MiniLM tokenizer's own
     pair encoding, called directly and through `datasets.Dataset.map(..., batched=True)`."""
@@ -386,23 +399,15 @@ def tokenize_pairs(learner_fn) -> None:
     for batch, max_length in PAIR_CASES:
         where = f"tokenize_pairs({len(batch['first'])} pairs, tokenizer, max_length={max_length})"
         expected = _columns(reference.tokenize_pairs(batch, tokenizer, max_length), "reference")
-        try:
-            result = fn(copy.deepcopy(batch), tokenizer, max_length)
-        except NotImplementedError:
-            raise CheckFailed(
-                "tokenize_pairs is not implemented yet: replace `raise NotImplementedError()` "
-                "with your code"
-            ) from None
-        except Exception as error:  # the learner's code may raise anything; report it plainly
-            advice = ""
-            if "Truncation error" in str(error):
-                advice = f" The hint: {ONE_SIDE_HINT}."
-            if "return_tensors" in str(error) or "padding=True" in str(error):
-                advice = " Return lists: leave out return_tensors, the collator makes tensors."
-            raise CheckFailed(
-                f"{where} raised {type(error).__name__}: {str(error).strip()}.{advice} Keep "
-                f"the signature {PAIRS_SIGNATURE}."
-            ) from error
+        result = _call(
+            fn,
+            "tokenize_pairs",
+            where,
+            _pairs_error_advice,
+            copy.deepcopy(batch),
+            tokenizer,
+            max_length,
+        )
         got = _columns(result, where)
         if got == expected:
             continue
