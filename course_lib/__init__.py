@@ -21,8 +21,9 @@ order the course meets them (a module imports only modules above it in this list
     summarization_data    docstring summaries, byte-level BPE tokenizer           notebook 05
     decoder_only          GPT-style LM, summary loss mask, generation             notebook 05
     pretraining_data      gensim corpus, WordPiece, MLM masking, NSP pairs        notebooks 06, 06b
+    facts_data            facts about countries, whole-fact masking, pairs        notebooks 06, 06b
     bert                  BERT encoder, MLM/NSP heads, losses, sentence vectors   notebooks 06, 06b
-    bert_training         pretraining and cross-validated fine-tuning             notebooks 06, 06b
+    bert_training         pretraining, fill-in, fine-tuning (pairs, folds)        notebooks 06, 06b
     t5_data               five text-to-text tasks, span corruption, mixtures      notebook 07
     t5                    T5: RMSNorm, relative position bias, loss, generation   notebook 07
     t5_training           T5's training and its GLUE-style table                  notebook 07

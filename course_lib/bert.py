@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import packages
 from .data import IGNORE_INDEX
 from .pretraining_data import trimmed
 from .training import evaluating
@@ -255,6 +256,20 @@ def pretraining_loss(model: BertForPretraining, batch) -> torch.Tensor:
     )
 
 
+def mlm_loss(model: BertForPretraining, batch) -> torch.Tensor:
+    """Pretraining with MLM alone (as RoBERTa): the masked-LM cross-entropy over the masked
+    positions (`facts_data.FactsBatch`: inputs, segments, padding, labels (batch, seq))."""
+    masked = batch.labels != IGNORE_INDEX
+    mlm_scores, _ = model(batch.inputs, batch.segments, batch.padding, masked)
+    return F.cross_entropy(mlm_scores, batch.labels[masked])
+
+
+def pair_classification_loss(model: BertClassifier, batch) -> torch.Tensor:
+    """Fine-tuning on sentence pairs: cross-entropy of the class scores (`facts_data.PairBatch`:
+    ids, segments, padding (batch, seq), labels (batch,))."""
+    return F.cross_entropy(model(batch.ids, batch.segments, batch.padding), batch.labels)
+
+
 def classification_loss(model: BertClassifier, batch) -> torch.Tensor:
     """Fine-tuning's cross-entropy of the class scores (`pretraining_data.ClassificationBatch`:
     ids, padding (batch, seq), labels (batch,))."""
@@ -276,3 +291,25 @@ def mean_pooled(
             states, _ = encoder(batch_ids.to(device), padding=batch_padding.to(device))
             vectors.append(mean_pool(states, batch_padding.to(device)).cpu())
     return torch.cat(vectors).numpy()
+
+
+def load_minilm() -> tuple[Bert, object]:
+    """The pretrained all-MiniLM-L6-v2 checkpoint installed with the course (notebook 06b) as the
+    course's `Bert` (proven equal to `transformers`' BertModel, tests/test_bert.py) and its
+    WordPiece `tokenizers.Tokenizer`, without the file's padding to 128 tokens."""
+    transformers = packages.require("transformers", "transformers==5.24.0")
+    tokenizers = packages.require("tokenizers", "tokenizers==0.23.3")
+    folder = packages.minilm_folder()
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        reference = transformers.BertModel.from_pretrained(folder)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        transformers.utils.logging.enable_progress_bar()
+    tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()
+    return Bert(BertConfig.from_transformers(reference.config)).load_from_transformers(reference), (
+        tokenizer
+    )

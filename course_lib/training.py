@@ -533,6 +533,9 @@ BERT_PRETRAINING_RECIPE = Recipe(  # 06: AdamW, warm-up, clipping, as BERT was t
     warmup_steps=50,
     grad_clip=1.0,
 )
+FACTS_PRETRAINING_RECIPE = Recipe(  # 06: MLM on the facts; a longer warm-up makes every seed learn
+    {**BERT_PRETRAINING_RECIPE, "steps": 2000, "warmup_steps": 200}
+)
 FINE_TUNING_RECIPE = Recipe(batch_size=16, optimizer="adamw", weight_decay=0.01)  # 06, 06b
 T5_RECIPE = Recipe(lr=3e-3, optimizer="adamw", weight_decay=0.01, warmup_steps=100, grad_clip=1.0)
 

@@ -9,6 +9,6 @@ learner's appendix (the modules one level up). Nothing in the appendix imports f
     results        a notebook's saved results, for a later notebook and for the benchmark
     cli            the command line, `python -m course_lib`
     pytest_plugin  nbval's output comparison without stderr; the `slow` test tier
-    pretrain_bert  notebook 06's pretraining as a script, for torchrun
+    pretrain_bert  BERT's MLM + NSP pretraining as a script, for torchrun
     bench          measured speed and quality (`python -m course_lib.machinery.bench`)
 """

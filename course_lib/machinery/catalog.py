@@ -117,8 +117,10 @@ CATALOG = (
         "transfer learning (feature-based vs fine-tuning) and the word2vec → T5 timeline, a "
         "WordPiece tokenizer, BERT's input built by you (the sentence pair and its segments, the "
         "token + segment + position embeddings), MLM masking, the masked-LM loss and NSP pairs, "
-        "a BERT (parity with `transformers`) pretrained on Wikipedia and news text from gensim, "
-        "cross-validated fine-tuning on 200 review sentences",
+        "a BERT (parity with `transformers`) pretrained with whole-fact masking on 344 facts "
+        "about countries, filling in held-out sentences, and fine-tuned on a question-candidate "
+        "pair task for countries the fine-tuning never shows: pretrained against from scratch, "
+        "3 seeds",
         {
             "encode-pair": "sentence-pair input",
             "bert-embeddings": "BERT's input embeddings",
@@ -133,7 +135,7 @@ CATALOG = (
         "BERT with real weights",
         "the real MiniLM checkpoint in the course's BERT (matches `transformers.BertModel`), "
         "frozen features + logistic regression against fine-tuning with a classifier of your "
-        "own, what pretraining at scale buys",
+        "own, on 200 review sentences; the real model beside notebook 06's on its facts task",
         {"mean-pool": "mean pooling", "bert-classifier": "the fine-tuning classifier"},
     ),
     Entry(

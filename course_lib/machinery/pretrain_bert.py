@@ -1,4 +1,5 @@
-"""Notebook 06's BERT pretraining as a script, to run on one process or many:
+"""BERT's MLM + NSP pretraining on notebook 06's Wikipedia and news text as a script, to run on one
+process or many:
 
     python -m course_lib.machinery.pretrain_bert --steps 200
     torchrun --nproc_per_node=2 -m course_lib.machinery.pretrain_bert --steps 200
