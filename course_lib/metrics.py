@@ -12,11 +12,14 @@ Scales: `accuracy` / `exact_match`, `pearson` and `majority_share` are fractions
     BLEU             translation (01-04)
     ROUGE-1/2/L      summarisation (05, 07)                          the first words
                                                                      (`first_words`)
-    accuracy         masked words and next sentences (06),           the most frequent label
+    accuracy         facts filled in and pairs checked (06),         the most frequent label
                      sentiment (06b, 08), topic (07)                 (`majority_share`)
     F1 (positive)    sentiment with `Trainer` (08)
     Pearson          word similarity (07)                            the mean score (a constant:
                                                                      0)
+
+`value_within_seconds` reads a learning curve at a time budget (notebook 04b's equal-time
+comparison).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
+
+import torch
 
 from . import packages
 
@@ -117,3 +122,16 @@ def most_common(values: Iterable[Hashable]):
 def majority_share(labels: Sequence[Hashable]) -> float:
     """Accuracy (0-1) of always answering the most frequent label."""
     return Counter(labels).most_common(1)[0][1] / len(labels) if labels else 0.0
+
+
+def value_within_seconds(
+    steps: torch.Tensor, values: torch.Tensor, ms_per_step: float, seconds: float
+) -> torch.Tensor:
+    """A learning curve read at a time budget (notebook 04b): steps (n,), the increasing steps at
+    which a run was evaluated; values (n,) float, the metric there. Returns, as a 0-dim tensor,
+    the value of the last evaluation whose step had finished within `seconds` of training, at
+    `ms_per_step` milliseconds a step (step * ms_per_step / 1000 <= seconds), or 0 if none had."""
+    within = steps * ms_per_step / 1000 <= seconds  # (n,) bool
+    if not within.any():
+        return values.new_zeros(())
+    return values[within][-1]

@@ -139,8 +139,9 @@ class History:
 def training_summary(
     history: History, metric: str = "validation exact match", threshold: float = 0.95
 ) -> dict:
-    """Steps, seconds, milliseconds per step, and the first evaluated step (and its time) at
-    which `metric` reached `threshold` (None if it never did)."""
+    """Steps, seconds, milliseconds per step, the first evaluated step (and its time) at which
+    `metric` reached `threshold` (None if it never did), and the learning curve: `metric` at each
+    evaluation, as [step, value] pairs."""
     steps, seconds = history.steps[-1], history.seconds
     reached = [
         step for step, value in zip(*history.metric(metric), strict=True) if value >= threshold
@@ -153,6 +154,7 @@ def training_summary(
         "threshold": threshold,
         "steps_to_threshold": first,
         "seconds_to_threshold": None if first is None else seconds * first / steps,
+        "curve": [list(point) for point in zip(*history.metric(metric), strict=True)],
     }
 
 

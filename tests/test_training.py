@@ -341,4 +341,5 @@ def test_training_summary_finds_the_first_evaluation_over_the_threshold():
     summary = training_summary(history, "accuracy", threshold=0.95)
     assert summary["steps_to_threshold"] == 75 and summary["seconds_to_threshold"] == 7.5
     assert summary["ms_per_step"] == 100.0
+    assert summary["curve"] == [[50, 0.9], [75, 0.96], [100, 0.99]]
     assert training_summary(history, "accuracy", threshold=1.0)["steps_to_threshold"] is None

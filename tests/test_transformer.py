@@ -20,7 +20,9 @@ from course_lib.check.transformer import (
     MASK_MISTAKES,
     SUBLAYER_MISTAKES,
     TRANSFORMER_MISTAKES,
+    WITHIN_MISTAKES,
 )
+from course_lib.metrics import value_within_seconds
 from course_lib.transformer import (
     DecoderLayer,
     EncoderLayer,
@@ -202,6 +204,11 @@ def _checkers_04():
             reference.length_normalized,
             LENGTH_MISTAKES,
         ),
+        "value_within_seconds": (
+            check.value_within_seconds,
+            value_within_seconds,
+            WITHIN_MISTAKES,
+        ),
         "sublayer_connection": (
             check.sublayer_connection,
             reference.sublayer_connection,
@@ -239,6 +246,13 @@ def test_notebook_04_planted_mistakes_get_their_hint(name, index):
     with pytest.raises(check.CheckFailed) as failure:
         checker(mistakes[index].wrong_implementation)
     assert mistakes[index].hint in str(failure.value)
+
+
+def test_value_within_seconds_reads_the_last_evaluation_in_the_budget():
+    steps, values = torch.tensor([250, 500, 750]), torch.tensor([0.2, 0.9, 0.8])
+    assert value_within_seconds(steps, values, 80.0, 60.0).item() == pytest.approx(0.8)
+    assert value_within_seconds(steps, values, 80.0, 50.0).item() == pytest.approx(0.9)
+    assert value_within_seconds(steps, values, 80.0, 19.9).item() == 0.0
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 9])

@@ -60,6 +60,7 @@ from .transformer import (
     positional_encoding,
     sublayer_connection,
     transformer_model,
+    value_within_seconds,
 )
 
 __all__ = [
@@ -98,6 +99,7 @@ __all__ = [
     "relative_position_bucket",
     "rms_norm",
     "t5_attention",
+    "value_within_seconds",
     "positional_encoding",
     "span_corruption",
     "rnn_cell_step",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import metrics
 from .. import transformer as reference
 from ..attention import causal_mask, padding_mask
 from .framework import Built, Case, Mistake, passed, require_function, run_cases, run_module_cases
@@ -315,6 +316,85 @@ def length_normalized(learner_fn) -> None:
         dtype_advice="return the scores' dtype (float32)",
     )
     passed("length_normalized", f"correct on {len(cases)} cases, alpha from 0 to 1")
+
+
+def _within(steps, values, ms_per_step, seconds, *, compare=torch.le, pick=-1, to_seconds=1000):
+    """`value_within_seconds` with a mistake's ingredients."""
+    within = compare(steps * ms_per_step / to_seconds, torch.tensor(seconds))
+    if not within.any():
+        return values.new_zeros(())
+    chosen = values[within]
+    return chosen.max() if pick == "max" else chosen[pick]
+
+
+WITHIN_MISTAKES = [
+    Mistake(
+        "ms_per_step is in milliseconds: a step's end in seconds is step * ms_per_step / 1000",
+        lambda steps, values, ms_per_step, seconds: _within(
+            steps, values, ms_per_step, seconds, to_seconds=1
+        ),
+    ),
+    Mistake(
+        "an evaluation that ends exactly at the budget counts: use <=, not <",
+        lambda steps, values, ms_per_step, seconds: _within(
+            steps, values, ms_per_step, seconds, compare=torch.lt
+        ),
+    ),
+    Mistake(
+        "read the value of the last evaluation within the budget, not the best one: a curve can "
+        "dip, and the model you would have at that time is the last one",
+        lambda steps, values, ms_per_step, seconds: _within(
+            steps, values, ms_per_step, seconds, pick="max"
+        ),
+    ),
+    Mistake(
+        "that is the first evaluation within the budget; take the last one (values[within][-1])",
+        lambda steps, values, ms_per_step, seconds: _within(
+            steps, values, ms_per_step, seconds, pick=0
+        ),
+    ),
+    Mistake(
+        "when no evaluation fits in the budget, return 0 (the model had no time to learn), not "
+        "the first value",
+        lambda steps, values, ms_per_step, seconds: (
+            values[0]
+            if not (steps * ms_per_step / 1000 <= seconds).any()
+            else metrics.value_within_seconds(steps, values, ms_per_step, seconds)
+        ),
+    ),
+]
+
+
+def _within_cases() -> list[Case]:
+    steps = torch.tensor([250, 500, 750, 1000, 1250, 1500])
+    dipping = torch.tensor([0.30, 0.72, 0.95, 0.91, 0.97, 0.99])
+    return [
+        Case((steps, dipping, 80.0, 60.0)),  # 750 steps take 60.0 s: exactly at the budget
+        Case((steps, dipping, 80.0, 85.0)),  # the curve dips at step 1000: the last, not the best
+        Case((steps, dipping, 40.0, 1000.0)),  # all of it
+        Case((steps, dipping, 129.0, 10.0)),  # nothing yet
+        Case((torch.tensor([100, 300]), torch.tensor([0.5, 0.25]), 50.0, 15.0)),
+    ]
+
+
+def value_within_seconds(learner_fn) -> None:
+    """Check `value_within_seconds(steps, values, ms_per_step, seconds)`."""
+    fn = require_function(learner_fn, "value_within_seconds")
+    cases = _within_cases()
+    run_cases(
+        "value_within_seconds",
+        fn,
+        metrics.value_within_seconds,
+        cases,
+        signature="value_within_seconds(steps, values, ms_per_step, seconds)",
+        mistakes=WITHIN_MISTAKES,
+        atol=1e-6,
+        rtol=1e-6,
+        differentiable=False,
+        dtype_advice="return one value of the curve (values' dtype), e.g. values[i]; for none, "
+        "values.new_zeros(())",
+    )
+    passed("value_within_seconds", f"correct on {len(cases)} curves and budgets")
 
 
 # --- the layers the learner builds: sublayer connection, feed-forward, encoder and decoder layers,

@@ -80,8 +80,8 @@ CATALOG = (
         "sinusoidal positional encoding, the residual connection with its layer norm (post-norm "
         "and pre-norm), the feed-forward block, encoder and decoder layers and the assembled "
         "encoder–decoder built by the learner (equal to `torch.nn.Transformer` with copied "
-        "weights), warm-up, label smoothing, greedy and beam search, BLEU, the Transformer "
-        "against the GRU with attention, the embedding-scale pitfall",
+        "weights), warm-up, label smoothing, greedy and beam search, BLEU, its date errors "
+        "traced to their cause",
         {
             "positional-encoding": "positional encoding",
             "sublayer-connection": "residual connection",
@@ -93,6 +93,15 @@ CATALOG = (
             "beam-step": "beam step",
             "length-normalized": "length-normalised score",
         },
+    ),
+    Entry(
+        "04b_transformer_vs_gru",
+        "Transformer or GRU?",
+        "notebook 04's Transformer against notebook 02's GRU with attention at equal steps and at "
+        "equal seconds (step costs timed side by side), a learning curve read at a time budget by "
+        "you, layer cost against sequence length on this CPU, sequential steps and path lengths, "
+        "the embedding-scale pitfall and pre- vs post-norm",
+        {"value-within-seconds": "a curve at a time budget"},
     ),
     Entry(
         "05_transformer_summarizer",
