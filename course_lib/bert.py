@@ -310,6 +310,5 @@ def load_minilm() -> tuple[Bert, object]:
         transformers.utils.logging.enable_progress_bar()
     tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
-    return Bert(BertConfig.from_transformers(reference.config)).load_from_transformers(reference), (
-        tokenizer
-    )
+    encoder = Bert(BertConfig.from_transformers(reference.config)).load_from_transformers(reference)
+    return encoder, tokenizer

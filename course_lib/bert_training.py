@@ -46,10 +46,8 @@ def fill_in(
     """The model's `top` guesses, best first, for the [MASK] of each query (words with one
     [MASK], as `facts_data.fill_in_queries` makes them)."""
     device = next(model.parameters()).device
-    ids = pad(
-        [[facts_data.CLS_ID, *corpus.encode(words), facts_data.SEP_ID] for words, _ in queries],
-        facts_data.PAD_ID,
-    ).to(device)  # (n, seq)
+    ids = pad([corpus.encode_sentence(words) for words, _ in queries], facts_data.PAD_ID)
+    ids = ids.to(device)  # (n, seq)
     hidden = ids == facts_data.MASK_ID  # (n, seq), one True per row
     with evaluating(model):
         scores, _ = model(ids, padding=ids != facts_data.PAD_ID)  # (n, seq, vocab)

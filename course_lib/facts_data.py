@@ -140,6 +140,10 @@ class FactsCorpus:
         """Word ids ([UNK] for a word outside the vocabulary)."""
         return [self.ids.get(word, UNK_ID) for word in words]
 
+    def encode_sentence(self, words: list[str]) -> list[int]:
+        """Ids of [CLS] words [SEP]: one sentence as BERT reads it."""
+        return [CLS_ID, *self.encode(words), SEP_ID]
+
     def decode(self, ids) -> list[str]:
         return [self.vocabulary[i] for i in ids]
 
@@ -189,7 +193,7 @@ def mask_facts(
     masking: the answer, whole); else with probability 0.3 its country; else BERT's 15% random
     masking (`pretraining_data.mask_tokens`, 80/10/10). Labels are IGNORE_INDEX except at the
     hidden positions."""
-    ids = pad([[CLS_ID, *corpus.encode(words), SEP_ID] for words, _, _ in rows], PAD_ID)
+    ids = pad([corpus.encode_sentence(words) for words, _, _ in rows], PAD_ID)
     special = (ids == PAD_ID) | (ids == CLS_ID) | (ids == SEP_ID)
     inputs, labels = mask_tokens(ids, special, MASK_ID, corpus.vocab_size, generator)
     draw = torch.rand(len(rows), generator=generator).tolist()
@@ -280,7 +284,7 @@ def encode_examples(corpus: FactsCorpus, examples) -> PairBatch:
     """All `examples` as one batch of [CLS] question [SEP] candidate [SEP], segments 0 then 1."""
     ids, segments = [], []
     for question, candidate, _ in examples:
-        ids.append([CLS_ID, *corpus.encode(question), SEP_ID, *corpus.encode([candidate]), SEP_ID])
+        ids.append([*corpus.encode_sentence(question), *corpus.encode([candidate]), SEP_ID])
         segments.append([0] * (len(question) + 2) + [1, 1])
     ids = pad(ids, PAD_ID)
     labels = torch.tensor([label for *_, label in examples])
