@@ -5,7 +5,7 @@ Dataset card
 Every task is "prefix: input" -> "output text", built from packages the setup command installs;
 nothing is downloaded.
 
-- **translate**: `num2words` (LGPL-2.1), numbers of 1 to 4 digits, each once; 5,200 / 300 / 500.
+- **translate**: `num2words` (LGPL-2.1), the numbers below 1,000, each once; 750 / 100 / 150.
   "translate English to French: four hundred and two" -> "quatre cent deux".
 - **summarize**: notebook 05's docstring pairs (stdlib, torch, numpy: PSF and BSD licences) and
   its split by summary; the article cut to its first 32 tokens.
@@ -15,20 +15,26 @@ nothing is downloaded.
   e-mail addresses removed; cut into pieces of 40 words. Split by post: 25 posts of each group to
   test, 10 to validation (at most 4 pieces of each, so that no post dominates), the rest to train.
   "topic: the shuttle will carry ..." -> "space".
-- **question**: gensim's `questions-words.txt` (Apache-2.0, from word2vec): the capitals and
-  currencies of 146 countries. "question: What is the capital of Greece?" -> "Athens".
-- **similarity**: gensim's `wordsim353.tsv` and `simlex999.txt` (human ratings from 0 to 10,
-  halved to STS-B's 0 to 5), split by word pair 80 / 10 / 10 %.
-  "similarity word1: cup word2: mug" -> "4.6".
-- **span corruption**: notebook 06's corpus (gensim's Wikipedia sample and Lee news corpus) and its
-  split by document. "The <extra_id_0> of France ..." -> "<extra_id_0> capital city".
+- **question**: notebook 06's world facts (`facts_data`: capitals from gensim's
+  `questions-words.txt`, currencies and official languages from Babel's CLDR data), asked as
+  questions, closed-book: "question: what is the capital of japan?" -> "tokyo". The countries are
+  split as in notebook 06 (seed 0): the questions about 70 countries are for training (three
+  wordings each), 11 for validation and 35 for test (one wording). No question about a test country
+  is ever trained on: its answer can only come from the pretraining text.
+- **similarity**: pairs of English number phrases rated from 0 to 5 like STS-B, the score being
+  5 x the share of the two phrases' words they have in common (Jaccard): "seven hundred and two" /
+  "seven hundred and twelve" share 3 of 5 words -> 3.0. The input determines the score, so a model
+  can learn it exactly. 2,000 / 200 / 400 pairs, the second number drawn by changing some digits of
+  the first so that every score occurs.
+- **span corruption** (pretraining): the world facts written as plain sentences (notebook 06's
+  pretraining text, three phrasings per fact, every country); the held-out fourth phrasing is the
+  validation text. "the capital of japan is tokyo ." -> "the capital of japan is <extra_id_0> ." /
+  "<extra_id_0> tokyo" (`SpanCorruptionBatches` hides the fact's answer or country whole in most
+  sentences: salient spans).
 
-The question task is closed-book: the answers can only come from the model's weights. A model
-cannot know the capital of a country it never saw, so the test asks about the training countries,
-in words that training never used: training asks each fact three ways ("What is the capital of
-Greece?", "Name the capital of Greece.", "The capital of Greece is called what?"), the test a fourth
-("Which city is the capital of Greece?"). It measures whether the model stored the facts and reads
-the question, not whether it invents facts.
+The question task is closed-book: the answers can only come from the model's weights, and the test
+countries' facts appear only in the pretraining text. A model trained on the tasks alone cannot
+know them; pretraining is what can put them there.
 
 The tokenizer is a Unigram model (the algorithm of SentencePiece, which T5 uses) trained with
 Hugging Face `tokenizers` on the training texts of all tasks: <pad> = 0, </s> = 1, <unk> = 2, then
@@ -54,9 +60,9 @@ import numpy
 import torch
 
 from . import packages
-from .data import IGNORE_INDEX, cached_build, hash_split, pad, stable_hash
+from .data import IGNORE_INDEX, cached_build, pad, stable_hash
+from .facts_data import load_facts_corpus, split_countries
 from .packages import gensim_test_data
-from .pretraining_data import load_pretraining_corpus
 from .summarization_data import load_docstring_summaries
 from .translation_data import generate_pairs
 
@@ -66,13 +72,14 @@ except ImportError:  # numpy < 2
     from numpy.core.multiarray import _reconstruct
 
 tokenizers = packages.lazy("tokenizers", "tokenizers==0.23.3")
+num2words = packages.lazy("num2words", "num2words==0.5.14")
 
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 NUM_SENTINELS = 32
 TASKS = ("translate", "summarize", "topic", "question", "similarity")
 SPLITS = ("train", "validation", "test")
-DATA_VERSION = 8  # bump when the data changes, so old caches are not reused
+DATA_VERSION = 9  # bump when the data changes, so old caches are not reused
 SUMMARY_SOURCE_LEN = 32  # a docstring's first sentences: where its summary mostly comes from
 SHORT = 24  # inputs of at most this many tokens are batched apart from the longer ones
 
@@ -173,7 +180,7 @@ def to_text(task: str, example: dict) -> tuple[str, str]:
     if task == "question":
         return f"question: {example['question']}", example["answer"]
     if task == "similarity":
-        source = f"similarity word1: {example['word1']} word2: {example['word2']}"
+        source = f"similarity sentence1: {example['sentence1']} sentence2: {example['sentence2']}"
         return source, round_like_stsb(example["score"])
     raise ValueError(f"unknown task {task!r}; the tasks are {', '.join(TASKS)}")
 
@@ -198,9 +205,9 @@ def mixing_rates(
 
 
 def _translate() -> dict[str, list[dict]]:
-    pairs = generate_pairs(6_000, max_digits=4, date_fraction=0.0, seed=7)
+    pairs = generate_pairs(1_000, max_digits=3, date_fraction=0.0, seed=7)  # all of 0 ... 999
     rows = [{"english": p["en"], "french": p["fr"]} for p in pairs]
-    return {"train": rows[:5_200], "validation": rows[5_200:5_500], "test": rows[5_500:]}
+    return {"train": rows[:750], "validation": rows[750:850], "test": rows[850:]}
 
 
 def _summarize() -> dict[str, list[dict]]:
@@ -270,80 +277,91 @@ def _topic() -> dict[str, list[dict]]:
     return splits
 
 
-QUESTION_WORDINGS = {  # training asks each fact three ways; the test asks a fourth way
-    "train": {
-        "capital": (
-            "What is the capital of {}?",
-            "Name the capital of {}.",
-            "The capital of {} is called what?",
-        ),
-        "currency": (
-            "What is the currency of {}?",
-            "Name the currency of {}.",
-            "What money do people pay with in {}?",
-        ),
-    },
-    "test": {
-        "capital": ("Which city is the capital of {}?",),
-        "currency": ("Which currency is used in {}?",),
-    },
+QUESTION_WORDINGS = {  # training asks each fact three ways; validation and test the first way
+    "capital": (
+        "what is the capital of {}?",
+        "name the capital of {}.",
+        "which city is the capital of {}?",
+    ),
+    "currency": (
+        "what is the currency of {}?",
+        "name the currency of {}.",
+        "which money is used in {}?",
+    ),
+    "language": (
+        "what is the official language of {}?",
+        "name the official language of {}.",
+        "which language is spoken in {}?",
+    ),
 }
 
 
+def question_countries() -> dict[str, list[str]]:
+    """The countries of each split of the question task: notebook 06's split (seed 0), its
+    fine-tuning countries cut again into train and validation (every 8th)."""
+    tuning, test = split_countries(load_facts_corpus())
+    validation = tuning[::8]
+    return {
+        "train": [c for c in tuning if c not in validation],
+        "validation": validation,
+        "test": test,
+    }
+
+
 def _question() -> dict[str, list[dict]]:
-    facts, section = {}, None
-    text = gensim_test_data("questions-words.txt").read_text()
-    for line in text.splitlines():
-        if line.startswith(":"):
-            section = line[1:].strip()
-            continue
-        kind = {
-            "capital-common-countries": "capital",
-            "capital-world": "capital",
-            "currency": "currency",
-        }.get(section)
-        if kind is None:
-            continue
-        words = line.split()
-        for answer, country in ((words[1], words[0]), (words[3], words[2])):
-            if kind == "capital":
-                answer, country = country, answer  # "Athens Greece": capital, then country
-            facts[kind, country] = answer
-
-    def ask(wordings: dict) -> list[dict]:
-        return [
-            {"question": wording.format(country), "answer": answer, "kind": kind}
-            for (kind, country), answer in sorted(facts.items())
-            for wording in wordings[kind]
+    facts = load_facts_corpus().facts
+    splits = {}
+    for split, countries in question_countries().items():
+        splits[split] = [
+            {"question": wording.format(fact.country), "answer": fact.value, "kind": fact.relation}
+            for fact in facts
+            if fact.country in countries
+            for wording in QUESTION_WORDINGS[fact.relation][: 3 if split == "train" else 1]
         ]
-
-    train = ask(QUESTION_WORDINGS["train"])
-    # validation: the first training wording (recall of what was trained); test: a new wording
-    return {"train": train, "validation": train[::3], "test": ask(QUESTION_WORDINGS["test"])}
-
-
-def _similarity() -> dict[str, list[dict]]:
-    splits = {name: [] for name in SPLITS}
-    seen = set()
-    for file in ("wordsim353.tsv", "simlex999.txt"):
-        for line in gensim_test_data(file).read_text().splitlines():
-            if line.startswith("#") or not line.strip():
-                continue
-            word1, word2, score = line.split("\t")[:3]
-            key = "|".join(sorted((word1.lower(), word2.lower())))
-            if key in seen:
-                continue
-            seen.add(key)
-            example = {"word1": word1, "word2": word2, "score": float(score) / 2}
-            splits[hash_split(key, test=10, validation=10, buckets=100)].append(example)
     return splits
 
 
-def _span_corruption_texts() -> dict[str, list[str]]:
-    corpus = load_pretraining_corpus()
+def number_words(number: int) -> set[str]:
+    """The words of a number's English phrase ("sixty-five" counts as sixty and five)."""
+    return set(num2words.num2words(number).replace("-", " ").replace(",", "").split())
+
+
+def _similarity() -> dict[str, list[dict]]:
+    rng = random.Random(11)
+    seen, rows = set(), []
+    while len(rows) < 2_600:
+        first = rng.randint(1, 9_999)
+        change = rng.random()  # the chance that each digit is redrawn
+        second = (
+            int(
+                "".join(
+                    digit if rng.random() > change else str(rng.randint(0, 9))
+                    for digit in str(first)
+                )
+            )
+            or 1
+        )
+        if (first, second) in seen:
+            continue
+        seen.add((first, second))
+        words1, words2 = number_words(first), number_words(second)
+        rows.append(
+            {
+                "sentence1": num2words.num2words(first),
+                "sentence2": num2words.num2words(second),
+                "score": 5 * len(words1 & words2) / len(words1 | words2),
+            }
+        )
+    return {"train": rows[:2_000], "validation": rows[2_000:2_200], "test": rows[2_200:]}
+
+
+def _fact_sentences() -> dict[str, list[list]]:
+    """[words, country position, value position] of the facts' sentences: train = notebook 06's
+    pretraining text (three phrasings), validation = the held-out fourth phrasing."""
+    corpus = load_facts_corpus()
     return {
-        split: [" ".join(document) for document in corpus.sentences(split)]
-        for split in ("train", "validation")
+        "train": [list(sentence) for sentence in corpus.sentences],
+        "validation": [list(sentence) for sentence in corpus.held_out],
     }
 
 
@@ -368,11 +386,12 @@ def pad_batch(pairs: list[tuple[list[int], list[int]]], tasks: list[str]) -> T5B
 
 @dataclass
 class MultitaskData:
-    """The five tasks' examples (`tasks[name][split]`: list of dicts), the span-corruption
-    documents (`documents[split]`: list of str) and the Unigram tokenizer."""
+    """The five tasks' examples (`tasks[name][split]`: list of dicts), the pretraining text
+    (`facts[split]`: [words, country position, value position] per sentence; "train" and
+    "validation") and the Unigram tokenizer."""
 
     tasks: dict
-    documents: dict
+    facts: dict
     tokenizer: object
     max_source_len: int = 48
     max_target_len: int = 16
@@ -405,13 +424,23 @@ class MultitaskData:
             for s, t in zip(sources, targets, strict=True)
         ]
 
-    def document_pieces(self, split: str, length: int = 40) -> list[list[int]]:
-        """The span-corruption documents of `split` as token pieces of `length` tokens."""
-        pieces = []
-        for encoding in self.tokenizer.encode_batch(self.documents[split]):
-            ids = encoding.ids
-            pieces += [ids[s : s + length] for s in range(0, len(ids), length) if len(ids[s:]) >= 8]
-        return pieces
+    @property
+    def documents(self) -> dict[str, list[str]]:
+        """The pretraining sentences of each split as plain text."""
+        return {
+            split: [" ".join(words) for words, _, _ in rows] for split, rows in self.facts.items()
+        }
+
+    def fact_pieces(self, split: str) -> list[tuple[list[list[int]], int, int]]:
+        """Each pretraining sentence of `split` as (token ids of each word, country position,
+        value position): a word's pieces are the same alone as inside the sentence, because the
+        pre-tokenizer cuts at spaces first."""
+        rows = self.facts[split]
+        words = sorted({word for sentence, _, _ in rows for word in sentence})
+        ids = dict(zip(words, (e.ids for e in self.tokenizer.encode_batch(words)), strict=True))
+        return [
+            ([ids[word] for word in sentence], country, value) for sentence, country, value in rows
+        ]
 
     def sizes(self, split: str = "train") -> dict[str, int]:
         return {task: len(self.tasks[task][split]) for task in TASKS}
@@ -421,9 +450,9 @@ class MultitaskData:
         for task in TASKS:
             counts = [len(self.tasks[task][split]) for split in SPLITS]
             lines.append(f"{task:<16}{counts[0]:>8,}{counts[1]:>12,}{counts[2]:>7,}")
-        documents = [len(self.documents[split]) for split in ("train", "validation")]
+        sentences = [len(self.facts[split]) for split in ("train", "validation")]
         lines.append(
-            f"{'span corruption':<16}{documents[0]:>8,}{documents[1]:>12,}{'-':>7}  (documents)"
+            f"{'pretraining':<16}{sentences[0]:>8,}{sentences[1]:>12,}{'-':>7}  (sentences)"
         )
         lines.append(
             f"Unigram vocabulary: {self.vocab_size:,} pieces, {NUM_SENTINELS} of them sentinels"
@@ -432,18 +461,36 @@ class MultitaskData:
 
 
 class SpanCorruptionBatches:
-    """Endless re-iterable `T5Batch`es of span-corrupted document pieces (one pass = `per_epoch`
-    batches), drawn with their own seeded random generator."""
+    """Endless re-iterable `T5Batch`es of span-corrupted pretraining sentences (one pass =
+    `per_epoch` batches), drawn with their own seeded random generator. Salient spans, as notebook
+    06 masked whole facts: half the sentences hide their answer (the fact's value) whole behind
+    <extra_id_0>, 30% of the others the country; the rest get T5's random span corruption."""
 
-    def __init__(self, data: MultitaskData, batch_size: int, seed: int = 0, per_epoch: int = 100):
-        self.pieces = data.document_pieces("train")
+    def __init__(
+        self,
+        data: MultitaskData,
+        batch_size: int,
+        seed: int = 0,
+        per_epoch: int = 100,
+        split: str = "train",
+    ):
+        self.sentences = data.fact_pieces(split)
         self.sentinels = data.sentinel_ids
         self.batch_size, self.per_epoch = batch_size, per_epoch
         self.rng = random.Random(seed)
 
     def example(self) -> tuple[list[int], list[int]]:
-        piece = self.rng.choice(self.pieces)
-        inputs, targets = span_corruption(piece, self.sentinels, self.rng)
+        words, country, value = self.rng.choice(self.sentences)
+        chance = self.rng.random()
+        if chance < 0.5 + 0.5 * 0.3:  # a salient span: the value or the country, whole
+            hidden = value if chance < 0.5 else country
+            before = [i for word in words[:hidden] for i in word]
+            after = [i for word in words[hidden + 1 :] for i in word]
+            inputs = before + [self.sentinels[0]] + after
+            targets = [self.sentinels[0]] + words[hidden]
+        else:
+            tokens = [i for word in words for i in word]
+            inputs, targets = span_corruption(tokens, self.sentinels, self.rng)
         return inputs + [EOS_ID], targets + [EOS_ID]
 
     def __len__(self):
@@ -513,7 +560,7 @@ def load_multitask_data(vocab_size: int = 4000) -> MultitaskData:
     folder = cached_build("t5-multitask", settings, lambda folder: _build(folder, vocab_size))
     stored = json.loads((folder / "tasks.json").read_text())
     tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
-    return MultitaskData(stored["tasks"], stored["documents"], tokenizer)
+    return MultitaskData(stored["tasks"], stored["facts"], tokenizer)
 
 
 def _build(folder: Path, vocab_size: int) -> None:
@@ -524,9 +571,9 @@ def _build(folder: Path, vocab_size: int) -> None:
         "question": _question(),
         "similarity": _similarity(),
     }
-    documents = _span_corruption_texts()
-    (folder / "tasks.json").write_text(json.dumps({"tasks": tasks, "documents": documents}))
-    texts = list(documents["train"])
+    facts = _fact_sentences()
+    (folder / "tasks.json").write_text(json.dumps({"tasks": tasks, "facts": facts}))
+    texts = [" ".join(words) for words, _, _ in facts["train"]]
     for task in TASKS:
         for example in tasks[task]["train"]:
             texts.extend(to_text(task, example))

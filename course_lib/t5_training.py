@@ -15,10 +15,14 @@ task's metric (0-100):
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 
+import torch
+
 from . import metrics, t5_data
-from .t5 import T5, generate, seq2seq_loss
+from .data import cache_dir
+from .t5 import T5, T5Config, generate, seq2seq_loss
 from .training import T5_RECIPE, History, adjusted, evaluating, progress_bar, to_device
 from .training import train as train_with_recipe
 
@@ -63,14 +67,68 @@ def train(
     )
 
 
+PRETRAINED_FILE = "t5-pretrained.pt"
+
+
+def save_pretrained(model: T5) -> None:
+    """Keep notebook 07's pretrained model for notebook 07b (in the course cache)."""
+    state = {key: value.cpu() for key, value in model.state_dict().items()}
+    checkpoint = {
+        "config": dataclasses.asdict(model.config),
+        "data_version": t5_data.DATA_VERSION,
+        "state": state,
+    }
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, cache_dir() / PRETRAINED_FILE)
+
+
+def load_pretrained(device=None) -> T5 | None:
+    """Notebook 07's pretrained model, or None when notebook 07 has not saved one for this
+    version of the data."""
+    path = cache_dir() / PRETRAINED_FILE
+    if not path.exists():
+        return None
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if checkpoint.get("data_version") != t5_data.DATA_VERSION:
+        return None
+    model = T5(T5Config(**checkpoint["config"]))
+    model.load_state_dict(checkpoint["state"])
+    return model.to(device or "cpu")
+
+
 def span_corruption_loss(model: T5, data: t5_data.MultitaskData, examples: int = 256) -> float:
-    """Mean loss on a fixed set of span-corrupted validation pieces (the same every call)."""
-    batches = t5_data.SpanCorruptionBatches(data, 64, seed=1, per_epoch=-(-examples // 64))
-    batches.pieces = data.document_pieces("validation")
+    """Mean loss on a fixed set of span-corrupted validation sentences (the held-out phrasings;
+    the same draws every call)."""
+    batches = t5_data.SpanCorruptionBatches(
+        data, 64, seed=1, per_epoch=-(-examples // 64), split="validation"
+    )
     device = next(model.parameters()).device
     with evaluating(model):
         losses = [seq2seq_loss(model, to_device(batch, device)).item() for batch in batches]
     return statistics.mean(losses)
+
+
+def fill_in(
+    model: T5, data: t5_data.MultitaskData, split: str = "validation", limit: int | None = None
+) -> list[tuple[str, str, str]]:
+    """(sentence with its answer hidden behind <extra_id_0>, the answer, the model's guess) for
+    each pretraining sentence of `split` (validation: the phrasings pretraining never showed)."""
+    rows = data.facts[split][:limit]
+    sentinel = t5_data.sentinel(0)
+    queries = [
+        " ".join([*words[:value], sentinel, *words[value + 1 :]]) for words, _, value in rows
+    ]
+    pairs = [(data.encode(query, data.max_source_len), [t5_data.EOS_ID]) for query in queries]
+    device = next(model.parameters()).device
+    guesses = []
+    for start in range(0, len(pairs), 128):
+        batch = t5_data.pad_batch(pairs[start : start + 128], ["fill in"])
+        for ids in generate(model, batch.input_ids.to(device), 8):
+            guesses.append(data.decode(ids))  # special tokens (the sentinel) left out
+    return [
+        (query, words[value], guess)
+        for query, (words, _, value), guess in zip(queries, rows, guesses, strict=True)
+    ]
 
 
 def predict(
@@ -159,5 +217,25 @@ def format_table(table: dict) -> str:
         lines.append(
             f"{task:<12}{row['metric']:<18}{row['model']:>7.1f}{row['baseline']:>10.1f}"
             f"  {BASELINES.get(task, '')}"
+        )
+    return "\n".join(lines)
+
+
+def format_comparison(tables: dict[str, dict]) -> str:
+    """Several models' `task_table`s side by side: {model name: table} -> one table, the
+    baseline first."""
+    names = list(tables)
+    first = tables[names[0]]
+    width = max(14, *(len(name) + 2 for name in names))
+    lines = [
+        f"{'task':<12}{'metric':<18}{'baseline':>10}"
+        + "".join(f"{name:>{width}}" for name in names)
+        + "  baseline is"
+    ]
+    for task, row in first.items():
+        lines.append(
+            f"{task:<12}{row['metric']:<18}{row['baseline']:>10.1f}"
+            + "".join(f"{tables[name][task]['model']:>{width}.1f}" for name in names)
+            + f"  {BASELINES.get(task, '')}"
         )
     return "\n".join(lines)

@@ -11,7 +11,14 @@ import transformers
 from transformers.models.t5.modeling_t5 import T5Attention, T5LayerNorm
 
 from course_lib import check, t5, t5_data, t5_training
-from course_lib.check.t5 import ATTENTION_MISTAKES, BUCKET_MISTAKES, RMS_MISTAKES, _bucket
+from course_lib.check.t5 import (
+    ATTENTION_MISTAKES,
+    BUCKET_MISTAKES,
+    MIXING_MISTAKES,
+    RMS_MISTAKES,
+    _bucket,
+)
+from course_lib.facts_data import load_facts_corpus
 from course_lib.training import use_fast_attention
 
 ATOL = 1e-5
@@ -349,18 +356,31 @@ def test_multitask_data_splits_and_batches():
         split: {e["english"] for e in data.tasks["translate"][split]} for split in t5_data.SPLITS
     }
     assert not translate["train"] & translate["test"]
-    words = {
-        split: {(e["word1"], e["word2"]) for e in data.tasks["similarity"][split]}
+    pairs = {
+        split: {(e["sentence1"], e["sentence2"]) for e in data.tasks["similarity"][split]}
         for split in t5_data.SPLITS
     }
-    assert not words["train"] & words["test"]
+    assert not pairs["train"] & pairs["test"]
+    for example in data.tasks["similarity"]["test"][:50]:  # the input determines the score
+        words = [
+            set(example[key].replace("-", " ").replace(",", "").split())
+            for key in ("sentence1", "sentence2")
+        ]
+        assert example["score"] == 5 * len(words[0] & words[1]) / len(words[0] | words[1])
     questions = data.tasks["question"]
-    # the test asks about the trained facts, in a wording that training never used
-    assert [e["answer"] for e in questions["train"][::3]] == [
-        e["answer"] for e in questions["test"]
-    ]
-    train_questions = {e["question"] for e in questions["train"]}
-    assert not train_questions & {e["question"] for e in questions["test"]}
+    # the test asks about countries that no training question mentions; their facts are only in
+    # the pretraining text
+    countries = t5_data.question_countries()
+    assert not set(countries["train"]) & set(countries["test"])
+    for split in t5_data.SPLITS:
+        for example in questions[split]:
+            asked = example["question"].rstrip("?.").split()[-1]
+            assert asked in countries[split]
+    pretraining = " ".join(data.documents["train"])
+    assert all(f" {c} " in f" {pretraining} " for c in countries["test"])
+    assert len(questions["train"]) == 3 * len(
+        [f for f in load_facts_corpus().facts if f.country in countries["train"]]
+    )
     topic = data.tasks["topic"]
     assert {e["topic"] for e in topic["test"]} == {"atheism", "space"}
     rates = {"translate": 0.4, "summarize": 0.2, "question": 0.2, "span corruption": 0.2}
@@ -453,3 +473,28 @@ def test_t5_attention_with_biased_projections_gets_the_naming_advice():
 
     with pytest.raises(check.CheckFailed, match="unexpected"):
         check.t5_attention(Biased)
+
+
+def test_the_mixing_check_passes_the_reference_and_names_each_mistake(capsys):
+    check.mixing_rates(t5_data.mixing_rates)
+    assert capsys.readouterr().out.startswith("✅ mixing_rates")
+    for mistake in MIXING_MISTAKES:
+        with pytest.raises(check.CheckFailed) as failure:
+            check.mixing_rates(mistake.wrong_implementation)
+        assert mistake.hint in str(failure.value)
+
+
+def test_the_mixing_check_wants_a_value_error_for_a_temperature_that_is_not_positive():
+    def no_guard(sizes, cap=None, temperature=1.0):
+        if temperature == 0:
+            return {name: 1 / len(sizes) for name in sizes}
+        return t5_data.mixing_rates(sizes, cap, temperature)
+
+    with pytest.raises(check.CheckFailed, match="ValueError"):
+        check.mixing_rates(no_guard)
+
+    def wrong_keys(sizes, cap=None, temperature=1.0):
+        return {f"task {name}": rate for name, rate in t5_data.mixing_rates(sizes).items()}
+
+    with pytest.raises(check.CheckFailed, match="one rate per task"):
+        check.mixing_rates(wrong_keys)

@@ -45,6 +45,7 @@ from .orientation import cross_entropy, softmax
 from .rnn import encoder_decoder, gru_cell_step, lstm_cell_step, rnn_cell_step
 from .t5 import (
     format_example,
+    mixing_rates,
     relative_position_bucket,
     rms_norm,
     span_corruption,
@@ -91,6 +92,7 @@ __all__ = [
     "masked_lm_loss",
     "mean_pool",
     "merge_heads",
+    "mixing_rates",
     "multi_head_attention",
     "heads_one_at_a_time",
     "load_from_torch",

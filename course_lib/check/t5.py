@@ -236,12 +236,20 @@ FORMAT_CASES = (
         },
     ),
     ("topic", {"text": "The shuttle launch slipped a week.", "topic": "space"}),
-    ("question", {"question": "What is the capital of Greece?", "answer": "Athens"}),
-    ("similarity", {"word1": "cup", "word2": "mug", "score": 4.3}),
-    ("similarity", {"word1": "old", "word2": "new", "score": 0.79}),
-    ("similarity", {"word1": "tiger", "word2": "tiger", "score": 5.0}),
-    ("similarity", {"word1": "king", "word2": "cabbage", "score": 0.115}),
-    ("similarity", {"word1": "car", "word2": "train", "score": 3.06}),
+    ("question", {"question": "what is the capital of greece?", "answer": "athens"}),
+    ("similarity", {"sentence1": "four hundred", "sentence2": "four hundred", "score": 5.0}),
+    ("similarity", {"sentence1": "sixty-one", "sentence2": "seventy", "score": 0.0}),
+    (
+        "similarity",
+        {
+            "sentence1": "seven hundred and two",
+            "sentence2": "seven hundred and twelve",
+            "score": 3.0,
+        },
+    ),
+    ("similarity", {"sentence1": "three hundred", "sentence2": "three thousand", "score": 5 / 3}),
+    ("similarity", {"sentence1": "ninety-one", "sentence2": "ninety-four", "score": 1.6666667}),
+    ("similarity", {"sentence1": "one", "sentence2": "one hundred and one", "score": 5 / 3}),
 )
 
 
@@ -563,4 +571,135 @@ def t5_attention(learner_class, *, seed: int = 0) -> None:
     )
     passed(
         "T5Attention", f"matches the course's T5 attention with its weights on {len(cases)} cases"
+    )
+
+
+# --- mixing the tasks (notebook 07b) -------------------------------------------------------------
+
+MIXING_SIGNATURE = "mixing_rates(sizes, cap=None, temperature=1.0)"
+MIXING_CASES = [
+    ({"translate": 5200, "topic": 541, "question": 438}, {}),
+    ({"translate": 5200, "topic": 541, "question": 438}, {"cap": 2000}),
+    ({"translate": 5200, "topic": 541, "question": 438}, {"cap": 2000, "temperature": 3.0}),
+    ({"big": 90, "small": 10}, {"temperature": 2.0}),
+    ({"big": 90, "small": 10}, {"cap": 50, "temperature": 0.5}),
+    ({"a": 300, "b": 1200, "c": 60, "d": 640}, {"temperature": float("inf")}),
+    ({"only": 7}, {"cap": 3}),
+]
+
+
+def _mixing(sizes, cap=None, temperature=1.0, *, mistake=None):
+    """`t5_data.mixing_rates` with one mistake: the catalogue below."""
+    capped = {name: size if cap is None else min(size, cap) for name, size in sizes.items()}
+    if mistake == "cap ignored":
+        capped = dict(sizes)
+    if mistake == "power T":
+        weights = {name: size**temperature for name, size in capped.items()}
+    elif mistake == "divided by T":
+        weights = {name: size / temperature for name, size in capped.items()}
+    elif mistake == "cap after power":
+        weights = {
+            name: size ** (1 / temperature) if cap is None else min(size ** (1 / temperature), cap)
+            for name, size in sizes.items()
+        }
+    else:
+        weights = {name: size ** (1 / temperature) for name, size in capped.items()}
+    if mistake == "not normalised":
+        return weights
+    total = sum(weights.values())
+    if mistake == "normalised by the sizes":
+        total = sum(sizes.values()) ** (1 / temperature)
+    return {name: weight / total for name, weight in weights.items()}
+
+
+MIXING_MISTAKES = [  # in this order: with T = 1 "cap after power" is right, without a cap "cap
+    # ignored" is; the first mistake that gives the learner's rates names it
+    Mistake(
+        "cap first, then the power: min(size, cap) ** (1 / temperature), not the other way round",
+        lambda *a, **k: _mixing(*a, **k, mistake="cap after power"),
+    ),
+    Mistake(
+        "the cap is not applied: a task counts as min(size, cap) examples before the temperature",
+        lambda *a, **k: _mixing(*a, **k, mistake="cap ignored"),
+    ),
+    Mistake(
+        "the temperature goes in as a power of 1 / T: size ** (1 / temperature); yours raises to "
+        "the power T, which makes big tasks bigger",
+        lambda *a, **k: _mixing(*a, **k, mistake="power T"),
+    ),
+    Mistake(
+        "dividing the sizes by T changes nothing once they are normalised: the temperature is "
+        "a power, size ** (1 / temperature)",
+        lambda *a, **k: _mixing(*a, **k, mistake="divided by T"),
+    ),
+    Mistake(
+        "the rates must add up to 1: divide each weight by the sum of all the weights",
+        lambda *a, **k: _mixing(*a, **k, mistake="not normalised"),
+    ),
+    Mistake(
+        "normalise by the sum of the weights you computed (capped, raised to 1 / T), not by "
+        "the sum of the sizes",
+        lambda *a, **k: _mixing(*a, **k, mistake="normalised by the sizes"),
+    ),
+]
+
+
+def _same_rates(got, expected, tolerance=1e-6) -> bool:
+    return (
+        isinstance(got, dict)
+        and set(got) == set(expected)
+        and all(
+            isinstance(value, (int, float)) and abs(value - expected[name]) <= tolerance
+            for name, value in got.items()
+        )
+    )
+
+
+def mixing_rates(learner_fn) -> None:
+    """Check `mixing_rates(sizes, cap=None, temperature=1.0)` against `t5_data.mixing_rates` on
+    proportional, capped, temperature and equal mixing, and its refusal of a temperature <= 0."""
+    fn = require_function(learner_fn, "mixing_rates")
+    for sizes, settings in MIXING_CASES:
+        where = (
+            "mixing_rates("
+            + ", ".join([repr(sizes)] + [f"{key}={value}" for key, value in settings.items()])
+            + ")"
+        )
+        got = call_plainly(fn, "mixing_rates", where, MIXING_SIGNATURE, dict(sizes), **settings)
+        expected = reference.mixing_rates(sizes, **settings)
+        if _same_rates(got, expected):
+            continue
+        if not isinstance(got, dict):
+            raise CheckFailed(
+                f"{where} should return a dict task -> rate, got {type(got).__name__} {got!r:.80}"
+            )
+        if set(got) != set(expected):
+            raise CheckFailed(
+                f"{where} should have one rate per task, {sorted(expected)}; got {sorted(got)}"
+            )
+        for mistake in MIXING_MISTAKES:
+            if _same_rates(got, mistake.wrong_implementation(sizes, **settings)):
+                raise CheckFailed(f"{where}: {mistake.hint}")
+        shown = {name: round(float(value), 4) for name, value in got.items()}
+        raise CheckFailed(
+            f"{where} should be { ({n: round(v, 4) for n, v in expected.items()}) }, got {shown}"
+        )
+    for bad in (0.0, -1.0):
+        try:
+            fn({"a": 10, "b": 20}, temperature=bad)
+        except ValueError:
+            continue
+        except Exception as error:  # noqa: BLE001 - any other error is the learner's to fix
+            raise CheckFailed(
+                f"mixing_rates(..., temperature={bad}) raised {type(error).__name__}: {error}; a "
+                "temperature that is not positive should raise ValueError"
+            ) from None
+        raise CheckFailed(
+            f"mixing_rates(..., temperature={bad}) returned instead of raising: 1 / T makes no "
+            "sense for T <= 0; raise ValueError"
+        )
+    passed(
+        "mixing_rates",
+        f"proportional, capped, temperature and equal rates right on {len(MIXING_CASES)} cases, "
+        "T <= 0 refused",
     )

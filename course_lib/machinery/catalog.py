@@ -151,10 +151,9 @@ CATALOG = (
         "07_t5_multitask",
         "T5 multitask",
         "text-to-text framing of five tasks built from offline data, a Unigram tokenizer with "
-        "sentinels, span corruption, a T5 (relative position bias, RMSNorm, no biases; parity "
-        "with `transformers`), examples-proportional, capped and temperature mixing, "
-        "span-corruption pretraining then one model trained on all five tasks, a GLUE-style "
-        "table against trivial baselines",
+        "sentinels, span corruption and salient spans, a T5 (relative position bias, RMSNorm, no "
+        "biases; parity with `transformers`), pretrained with span corruption on sentences that "
+        "state facts about countries, filling in the facts of sentences it never read",
         {
             "format_example": "prefix formatting",
             "span_corruption": "span corruption",
@@ -162,6 +161,15 @@ CATALOG = (
             "relative-position-bucket": "relative position buckets",
             "t5-attention": "T5's attention",
         },
+    ),
+    Entry(
+        "07b_t5_one_model_five_tasks",
+        "T5: one model, five tasks",
+        "examples-proportional, capped and temperature mixing, one model trained on all five "
+        "tasks from notebook 07's pretrained weights and the same run from scratch, a "
+        "GLUE-style table of both against trivial baselines, closed-book questions about "
+        "countries no training question mentions",
+        {"mixing-rates": "mixing rates"},
     ),
     Entry(
         "08_hugging_face",
