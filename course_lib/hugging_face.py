@@ -1,6 +1,6 @@
-"""The Hugging Face stack (notebook 08): the pieces learners write themselves around
-`transformers`, `tokenizers` and `datasets` (the references of the graded exercises): `collate`
-and `tokenize_pairs`. Trainer's metrics are `metrics.trainer_metrics`.
+"""The Hugging Face stack (notebooks 08 and 08b): the pieces learners write themselves around
+`transformers`, `tokenizers` and `datasets` (the references of the graded exercises): `collate`,
+`tokenize_pairs` and `MeanPoolingClassifier`. Trainer's metrics are `metrics.trainer_metrics`.
 
 Shapes: a batch is a dict of tensors: input_ids and attention_mask (batch, seq) long, labels
 (batch,) long, padded on the right to the longest example of the batch.
@@ -9,6 +9,8 @@ Shapes: a batch is a dict of tensors: input_ids and attention_mask (batch, seq) 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from .data import pad
 
@@ -32,3 +34,27 @@ def tokenize_pairs(batch: dict[str, list], tokenizer, max_length: int = 64) -> d
     second [SEP] with segment ids 0 then 1, the longer text cut first when the pair exceeds
     `max_length` tokens, and no padding (the collator pads each batch)."""
     return dict(tokenizer(batch["first"], batch["second"], truncation=True, max_length=max_length))
+
+
+class MeanPoolingClassifier(nn.Module):
+    """A `transformers` encoder (e.g. `AutoModel`'s BertModel) read by mean pooling, then dropout
+    and a linear layer: notebook 06b's classifier in the form `Trainer` trains.
+
+    forward(input_ids, attention_mask (batch, seq) long, labels (batch,) or None) -> {"logits":
+    (batch, num_labels)}, and "loss" (the mean cross-entropy) first when labels are given: the
+    dict `Trainer` reads. The mean is over the real tokens only (attention_mask 1)."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids, attention_mask, labels=None, token_type_ids=None):
+        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        real = attention_mask.unsqueeze(-1).to(states.dtype)  # (batch, seq, 1)
+        pooled = (states * real).sum(dim=1) / real.sum(dim=1).clamp(min=1)
+        logits = self.classifier(self.dropout(pooled))
+        if labels is None:
+            return {"logits": logits}
+        return {"loss": F.cross_entropy(logits, labels), "logits": logits}

@@ -239,3 +239,19 @@ def format_comparison(tables: dict[str, dict]) -> str:
             + f"  {BASELINES.get(task, '')}"
         )
     return "\n".join(lines)
+
+
+def accuracy_by_kind(answers: list[str], examples: list[dict]) -> dict[str, float]:
+    """The share (0 to 1) of exactly right answers per kind of question: answers[i] answers
+    examples[i] ({"question", "answer", "kind"}); spaces at the ends and letter case do not count.
+    Kinds in the order they first appear."""
+    if len(answers) != len(examples):
+        raise ValueError(f"{len(answers)} answers for {len(examples)} questions")
+    right: dict[str, int] = {}
+    asked: dict[str, int] = {}
+    for answer, example in zip(answers, examples, strict=True):
+        kind = example["kind"]
+        asked[kind] = asked.get(kind, 0) + 1
+        correct = answer.strip().lower() == example["answer"].strip().lower()
+        right[kind] = right.get(kind, 0) + int(correct)
+    return {kind: right[kind] / asked[kind] for kind in asked}

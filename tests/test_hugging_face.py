@@ -1,13 +1,20 @@
 """Notebook 08: the collate exercise (reference equals transformers' DataCollatorWithPadding; its
 checker names planted mistakes)."""
 
+import tempfile
+from pathlib import Path
+
+import datasets
 import numpy as np
 import pytest
 import torch
 import transformers
 
 from course_lib import check
+from course_lib import hugging_face as hf
+from course_lib.check.hugging_face import CLASSIFIER_MISTAKES
 from course_lib.hugging_face import collate
+from course_lib.metrics import trainer_metrics
 from course_lib.packages import minilm_folder
 
 
@@ -94,7 +101,6 @@ def test_reference_collate_passes(capsys):
 
 from course_lib.check.hugging_face import METRICS_MISTAKES, PAIR_MISTAKES  # noqa: E402
 from course_lib.hugging_face import tokenize_pairs  # noqa: E402
-from course_lib.metrics import trainer_metrics  # noqa: E402
 
 
 def test_the_metrics_and_pair_references_pass(capsys):
@@ -180,3 +186,65 @@ def test_pairs_returned_as_tensors_get_advice():
 
     with pytest.raises(check.CheckFailed, match="return lists"):
         check.tokenize_pairs(as_tensors)
+
+
+def test_the_classifier_check_passes_the_reference_and_names_each_mistake(capsys):
+    check.mean_pooling_classifier(hf.MeanPoolingClassifier)
+    assert capsys.readouterr().out.startswith("✅ MeanPoolingClassifier")
+    for mistake in CLASSIFIER_MISTAKES:
+        with pytest.raises(check.CheckFailed) as failure:
+            check.mean_pooling_classifier(mistake.wrong_implementation)
+        assert mistake.hint in str(failure.value)
+
+
+def test_the_classifier_check_explains_other_mistakes():
+    class Tuple(hf.MeanPoolingClassifier):
+        def forward(self, input_ids, attention_mask, labels=None, token_type_ids=None):
+            output = super().forward(input_ids, attention_mask, labels)
+            return tuple(output.values())
+
+    class Renamed(torch.nn.Module):
+        def __init__(self, encoder, num_labels, dropout=0.1):
+            super().__init__()
+            self.bert = encoder
+            self.head = torch.nn.Linear(encoder.config.hidden_size, num_labels)
+
+    class NoLoss(hf.MeanPoolingClassifier):
+        def forward(self, input_ids, attention_mask, labels=None, token_type_ids=None):
+            return {"logits": super().forward(input_ids, attention_mask)["logits"]}
+
+    class Positional(hf.MeanPoolingClassifier):
+        def forward(self, batch):
+            return super().forward(**batch)
+
+    for wrong, message in (
+        (Tuple, "should return a dict"),
+        (Renamed, "self.encoder"),
+        (NoLoss, "no 'loss'"),
+        (Positional, "keywords"),
+    ):
+        with pytest.raises(check.CheckFailed, match=message):
+            check.mean_pooling_classifier(wrong)
+
+
+def test_trainer_trains_the_mean_pooling_classifier():
+    config = transformers.BertConfig(
+        vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=16,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = hf.MeanPoolingClassifier(transformers.BertModel(config), 2)
+    rows = [{"input_ids": [2, 5 + i % 7, 3][: 2 + i % 2], "label": i % 2} for i in range(32)]
+    dataset = datasets.Dataset.from_list(rows)
+    arguments = transformers.TrainingArguments(
+        output_dir=str(Path(tempfile.mkdtemp()) / "out"), num_train_epochs=1, report_to=[],
+        per_device_train_batch_size=8, save_strategy="no", logging_strategy="no",
+        disable_tqdm=True, use_cpu=True,
+    )  # fmt: skip
+    trainer = transformers.Trainer(
+        model=model, args=arguments, train_dataset=dataset, eval_dataset=dataset,
+        data_collator=lambda examples: hf.collate(examples, 0), compute_metrics=trainer_metrics,
+    )  # fmt: skip
+    trainer.train()
+    scores = trainer.evaluate()
+    assert 0.0 <= scores["eval_accuracy"] <= 1.0 and "eval_loss" in scores

@@ -14,6 +14,7 @@ from course_lib import check, t5, t5_data, t5_training
 from course_lib.check.t5 import (
     ATTENTION_MISTAKES,
     BUCKET_MISTAKES,
+    KIND_MISTAKES,
     MIXING_MISTAKES,
     RMS_MISTAKES,
     _bucket,
@@ -498,3 +499,14 @@ def test_the_mixing_check_wants_a_value_error_for_a_temperature_that_is_not_posi
 
     with pytest.raises(check.CheckFailed, match="one rate per task"):
         check.mixing_rates(wrong_keys)
+
+
+def test_the_kind_check_passes_the_reference_and_names_each_mistake(capsys):
+    check.accuracy_by_kind(t5_training.accuracy_by_kind)
+    assert capsys.readouterr().out.startswith("✅ accuracy_by_kind")
+    for mistake in KIND_MISTAKES:
+        with pytest.raises(check.CheckFailed) as failure:
+            check.accuracy_by_kind(mistake.wrong_implementation)
+        assert mistake.hint in str(failure.value)
+    with pytest.raises(ValueError, match="answers for"):
+        t5_training.accuracy_by_kind(["a"], [])

@@ -33,7 +33,7 @@ from .decoder_only import (
     summary_loss_mask,
 )
 from .framework import CheckFailed
-from .hugging_face import collate, compute_metrics, tokenize_pairs
+from .hugging_face import collate, compute_metrics, mean_pooling_classifier, tokenize_pairs
 from .multi_head_attention import (
     heads_one_at_a_time,
     load_from_torch,
@@ -44,6 +44,7 @@ from .multi_head_attention import (
 from .orientation import cross_entropy, softmax
 from .rnn import encoder_decoder, gru_cell_step, lstm_cell_step, rnn_cell_step
 from .t5 import (
+    accuracy_by_kind,
     format_example,
     mixing_rates,
     relative_position_bucket,
@@ -66,6 +67,7 @@ from .transformer import (
 
 __all__ = [
     "CheckFailed",
+    "accuracy_by_kind",
     "attention_decoder_step",
     "beam_step",
     "bert_classifier",
@@ -91,6 +93,7 @@ __all__ = [
     "mask_tokens",
     "masked_lm_loss",
     "mean_pool",
+    "mean_pooling_classifier",
     "merge_heads",
     "mixing_rates",
     "multi_head_attention",

@@ -448,3 +448,212 @@ def tokenize_pairs(learner_fn) -> None:
         f"equal to the tokenizer's pair encoding on {len(PAIR_CASES)} batches, and through "
         "Dataset.map",
     )
+
+
+# --- a classifier Trainer can train (notebook 08b) -----------------------------------------------
+
+CLASSIFIER_SIGNATURE = "MeanPoolingClassifier(encoder, num_labels, dropout=0.1)"
+
+
+def _tiny_encoder():
+    config = transformers.BertConfig(
+        vocab_size=60,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return transformers.BertModel(config).eval()
+
+
+def _pooled_with(kind: str):
+    """A classifier that pools the wrong way (or computes the wrong loss): the catalogue below."""
+
+    class Wrong(reference.MeanPoolingClassifier):
+        def forward(self, input_ids, attention_mask, labels=None, token_type_ids=None):
+            output = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+            states = output.last_hidden_state
+            real = attention_mask.unsqueeze(-1).to(states.dtype)
+            if kind == "padding counted":
+                pooled = states.mean(dim=1)
+            elif kind == "first token":
+                pooled = states[:, 0]
+            elif kind == "pooler":
+                pooled = output.pooler_output
+            elif kind == "sum":
+                pooled = (states * real).sum(dim=1)
+            else:
+                pooled = (states * real).sum(dim=1) / real.sum(dim=1)
+            logits = self.classifier(self.dropout(pooled))
+            if labels is None:
+                return {"logits": logits}
+            if kind == "loss on probabilities":
+                loss = torch.nn.functional.cross_entropy(logits.softmax(-1), labels)
+            elif kind == "loss without log":
+                loss = torch.nn.functional.nll_loss(logits, labels)
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, labels)
+            return {"loss": loss, "logits": logits}
+
+    Wrong.__name__ = f"MeanPoolingClassifier_{kind.replace(' ', '_')}"
+    return Wrong
+
+
+CLASSIFIER_MISTAKES = [
+    Mistake(
+        "the mean counts the padding: multiply the states by attention_mask (as floats, "
+        "unsqueezed to (batch, seq, 1)) and divide by the number of real tokens, not by seq",
+        _pooled_with("padding counted"),
+    ),
+    Mistake(
+        "that is the first token's ([CLS]) vector: average the states of the real tokens instead",
+        _pooled_with("first token"),
+    ),
+    Mistake(
+        "that is BERT's pooler_output (the [CLS] vector through a tanh layer), which Trainer's "
+        "AutoModelForSequenceClassification reads: here, average the last_hidden_state over "
+        "the real tokens",
+        _pooled_with("pooler"),
+    ),
+    Mistake(
+        "that is the sum of the real tokens' states: divide by how many there are",
+        _pooled_with("sum"),
+    ),
+    Mistake(
+        "cross_entropy takes the logits themselves: it applies log_softmax inside, so softmax "
+        "first squashes the loss",
+        _pooled_with("loss on probabilities"),
+    ),
+    Mistake(
+        "nll_loss expects log-probabilities: use F.cross_entropy(logits, labels), which takes "
+        "the log_softmax for you",
+        _pooled_with("loss without log"),
+    ),
+]
+
+
+def _classifier_batch():
+    ids = torch.tensor(
+        [[2, 11, 12, 13, 14, 3], [2, 21, 22, 3, 0, 0], [2, 31, 3, 0, 0, 0]], dtype=torch.long
+    )
+    mask = (ids != 0).long()
+    return ids, mask, torch.tensor([0, 2, 1])
+
+
+def _outputs(model, where: str, with_labels: bool):
+    ids, mask, labels = _classifier_batch()
+    kwargs = {"input_ids": ids, "attention_mask": mask}
+    if with_labels:
+        kwargs["labels"] = labels
+    try:
+        with torch.no_grad():
+            return model(**kwargs)
+    except NotImplementedError:
+        raise CheckFailed(
+            "MeanPoolingClassifier is not implemented yet: replace `raise "
+            "NotImplementedError()` with your code"
+        ) from None
+    except Exception as error:  # the learner's code may raise anything; report it plainly
+        message = str(error).strip().rstrip(".")
+        raise CheckFailed(
+            f"{where} raised {type(error).__name__}: {message}. Trainer calls the model with "
+            "keywords: forward(input_ids, attention_mask, labels=None, token_type_ids=None)"
+        ) from error
+
+
+def mean_pooling_classifier(learner_class) -> None:
+    """Check `MeanPoolingClassifier(encoder, num_labels, dropout=0.1)` against
+    `hugging_face.MeanPoolingClassifier` with copied weights, on a tiny BERT and a padded batch:
+    the dict Trainer reads, the mean over real tokens, the loss."""
+    cls = require_function(learner_class, "mean_pooling_classifier")
+    encoder = _tiny_encoder()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1)
+            model = cls(copy.deepcopy(encoder), 3)
+    except NotImplementedError:
+        raise CheckFailed(
+            "MeanPoolingClassifier is not implemented yet: replace `raise NotImplementedError()` "
+            "with your code"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - reported to the learner
+        raise CheckFailed(
+            f"{CLASSIFIER_SIGNATURE} raised {type(error).__name__}: {error}"
+        ) from error
+    expected_model = reference.MeanPoolingClassifier(copy.deepcopy(encoder), 3)
+    try:
+        expected_model.load_state_dict(model.state_dict())
+    except (RuntimeError, AttributeError) as error:
+        raise CheckFailed(
+            "your classifier's weights should be the encoder as self.encoder and one "
+            "nn.Linear(encoder.config.hidden_size, num_labels) as self.classifier (dropout has no "
+            f"weights); loading them into the course's failed: {str(error).splitlines()[0]}"
+        ) from None
+    model.eval()
+    expected_model.eval()
+    where = "your classifier(input_ids, attention_mask, labels) on a padded batch of 3"
+    got = _outputs(model, where, with_labels=True)
+    expected = _outputs(expected_model, where, with_labels=True)
+    if not isinstance(got, Mapping):
+        raise CheckFailed(
+            f"{where} should return a dict {{'loss': ..., 'logits': ...}} (Trainer reads "
+            f"outputs['loss']), got a {type(got).__name__}"
+        )
+    if "logits" not in got or not isinstance(got["logits"], torch.Tensor):
+        raise CheckFailed(f"{where} should return the logits under 'logits', got {sorted(got)}")
+    if tuple(got["logits"].shape) != tuple(expected["logits"].shape):
+        raise CheckFailed(
+            f"{where}: logits should have shape {tuple(expected['logits'].shape)} (batch, "
+            f"num_labels), got {tuple(got['logits'].shape)}"
+        )
+    wrong_logits = not torch.allclose(got["logits"], expected["logits"], atol=1e-5)
+    loss = got.get("loss")
+    wrong_loss = not (
+        isinstance(loss, torch.Tensor)
+        and loss.dim() == 0
+        and torch.allclose(loss, expected["loss"], atol=1e-5)
+    )
+    scalar_loss = isinstance(loss, torch.Tensor) and loss.dim() == 0
+    if wrong_logits or (wrong_loss and scalar_loss):
+        for mistake in CLASSIFIER_MISTAKES:
+            variant = mistake.wrong_implementation(copy.deepcopy(encoder), 3)
+            variant.load_state_dict(model.state_dict())
+            theirs = _outputs(variant.eval(), where, with_labels=True)
+            same_logits = torch.allclose(got["logits"], theirs["logits"], atol=1e-5)
+            if wrong_logits and same_logits:
+                raise CheckFailed(f"{where}: {mistake.hint}")
+            if not wrong_logits and scalar_loss and torch.allclose(loss, theirs["loss"], atol=1e-5):
+                raise CheckFailed(f"{where}: {mistake.hint}")
+    if wrong_logits:
+        raise CheckFailed(
+            f"{where}: the logits differ from the course's (max difference "
+            f"{(got['logits'] - expected['logits']).abs().max():.2g}): average last_hidden_state "
+            "over the real tokens, then dropout, then self.classifier"
+        )
+    if loss is None:
+        raise CheckFailed(
+            f"{where} returned no 'loss': with labels, return the mean cross-entropy under "
+            "'loss' (Trainer minimises it)"
+        )
+    if wrong_loss:
+        raise CheckFailed(
+            f"{where}: 'loss' should be F.cross_entropy(logits, labels), a single number "
+            f"({expected['loss'].item():.4f}), got {loss!r:.80}"
+        )
+    without = _outputs(model, "your classifier(input_ids, attention_mask)", with_labels=False)
+    if not isinstance(without, Mapping) or "logits" not in without:
+        raise CheckFailed(
+            "without labels your classifier should still return {'logits': ...} (Trainer's "
+            "prediction calls it that way)"
+        )
+    if without.get("loss") is not None:
+        raise CheckFailed(
+            "without labels there is nothing to compare with: return no 'loss' (or leave it out)"
+        )
+    passed(
+        "MeanPoolingClassifier",
+        "logits and loss equal the course's with copied weights; the mean skips the padding",
+    )

@@ -17,6 +17,7 @@ import torch
 
 from .. import t5 as model_reference
 from .. import t5_data as reference
+from .. import t5_training
 from ..multi_head_attention import merge_heads, split_heads
 from ..t5 import masked_bias
 from .framework import (
@@ -703,3 +704,104 @@ def mixing_rates(learner_fn) -> None:
         f"proportional, capped, temperature and equal rates right on {len(MIXING_CASES)} cases, "
         "T <= 0 refused",
     )
+
+
+# --- closed-book answers by kind (notebook 07c) --------------------------------------------------
+
+KIND_SIGNATURE = "accuracy_by_kind(answers, examples)"
+
+
+def _kind_cases():
+    def ask(kind, answer):
+        return {"question": f"what is the {kind} of x?", "answer": answer, "kind": kind}
+
+    examples = [
+        ask("capital", "tokyo"),
+        ask("currency", "yen"),
+        ask("capital", "paris"),
+        ask("language", "french"),
+        ask("capital", "rome"),
+        ask("currency", "euro"),
+    ]
+    return [
+        (["tokyo", "yen", "lyon", "french", "rome", "dollar"], examples),
+        ([" Tokyo", "yen ", "PARIS", "german", "rome", "euro"], examples),
+        (["a", "b", "c", "d", "e", "f"], examples),
+        (["tokyo"], examples[:1]),
+    ]
+
+
+def _by_kind(answers, examples, *, mistake=None):
+    right, asked = {}, {}
+    for answer, example in zip(answers, examples, strict=True):
+        kind = example["kind"]
+        asked[kind] = asked.get(kind, 0) + 1
+        got, expected = answer, example["answer"]
+        if mistake != "no strip":
+            got, expected = got.strip(), expected.strip()
+        if mistake != "case":
+            got, expected = got.lower(), expected.lower()
+        right[kind] = right.get(kind, 0) + int(got == expected)
+    if mistake == "counts":
+        return {kind: float(right[kind]) for kind in asked}
+    if mistake == "percent":
+        return {kind: 100 * right[kind] / asked[kind] for kind in asked}
+    if mistake == "over all questions":
+        return {kind: right[kind] / len(examples) for kind in asked}
+    return {kind: right[kind] / asked[kind] for kind in asked}
+
+
+KIND_MISTAKES = [
+    Mistake(
+        "divide each kind's right answers by the number of questions of that kind, not by all "
+        "the questions",
+        lambda answers, examples: _by_kind(answers, examples, mistake="over all questions"),
+    ),
+    Mistake(
+        "return shares from 0 to 1, not percentages",
+        lambda answers, examples: _by_kind(answers, examples, mistake="percent"),
+    ),
+    Mistake(
+        "return the share of right answers, not their count",
+        lambda answers, examples: _by_kind(answers, examples, mistake="counts"),
+    ),
+    Mistake(
+        "spaces at the ends should not count: compare answer.strip() with the reference",
+        lambda answers, examples: _by_kind(answers, examples, mistake="no strip"),
+    ),
+    Mistake(
+        "letter case should not count: compare in lower case ('Tokyo' is right for 'tokyo')",
+        lambda answers, examples: _by_kind(answers, examples, mistake="case"),
+    ),
+]
+
+
+def accuracy_by_kind(learner_fn) -> None:
+    """Check `accuracy_by_kind(answers, examples)` against `t5_training.accuracy_by_kind`."""
+    fn = require_function(learner_fn, "accuracy_by_kind")
+    cases = _kind_cases()
+    for answers, examples in cases:
+        where = f"accuracy_by_kind({answers!r}, <{len(examples)} questions>)"
+        got = call_plainly(
+            fn, "accuracy_by_kind", where, KIND_SIGNATURE, list(answers), list(examples)
+        )
+        expected = t5_training.accuracy_by_kind(answers, examples)
+        if _same_rates(got, expected):
+            continue
+        if not isinstance(got, dict):
+            raise CheckFailed(
+                f"{where} should return a dict kind -> share, got {type(got).__name__} {got!r:.80}"
+            )
+        if set(got) != set(expected):
+            raise CheckFailed(
+                f"{where} should have one entry per kind of question, {sorted(expected)}; got "
+                f"{sorted(got)}"
+            )
+        for mistake in KIND_MISTAKES:
+            if _same_rates(got, mistake.wrong_implementation(answers, examples)):
+                raise CheckFailed(f"{where}: {mistake.hint}")
+        shown = {kind: round(float(value), 4) for kind, value in got.items()}
+        raise CheckFailed(
+            f"{where} should be { ({k: round(v, 4) for k, v in expected.items()}) }, got {shown}"
+        )
+    passed("accuracy_by_kind", f"right on {len(cases)} sets of answers (case and spaces ignored)")

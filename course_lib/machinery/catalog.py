@@ -185,6 +185,14 @@ CATALOG = (
             "compute-metrics": "compute_metrics",
         },
     ),
+    Entry(
+        "08b_trainer_gap",
+        "Why Trainer scored lower",
+        "a classifier in the form `Trainer` trains (a dict with the loss and the logits, mean "
+        "pooling) written by you, and `Trainer` rerun with one change at a time (mean pooling; "
+        "a constant learning rate) to find which choice made notebook 08's gap to 06b",
+        {"mean-pooling-classifier": "a classifier Trainer can train"},
+    ),
 )
 
 
