@@ -67,11 +67,9 @@ def train(
     )
 
 
-PRETRAINED_FILE = "t5-pretrained.pt"
-
-
-def save_pretrained(model: T5) -> None:
-    """Keep notebook 07's pretrained model for notebook 07b (in the course cache)."""
+def save_model(model: T5, name: str = "t5-pretrained") -> None:
+    """Keep a trained model for a later notebook, in the course cache: notebook 07's pretrained
+    model ("t5-pretrained") for 07b, 07b's multitask model ("t5-multitask") for 07c."""
     state = {key: value.cpu() for key, value in model.state_dict().items()}
     checkpoint = {
         "config": dataclasses.asdict(model.config),
@@ -79,13 +77,12 @@ def save_pretrained(model: T5) -> None:
         "state": state,
     }
     cache_dir().mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, cache_dir() / PRETRAINED_FILE)
+    torch.save(checkpoint, cache_dir() / f"{name}.pt")
 
 
-def load_pretrained(device=None) -> T5 | None:
-    """Notebook 07's pretrained model, or None when notebook 07 has not saved one for this
-    version of the data."""
-    path = cache_dir() / PRETRAINED_FILE
+def load_model(name: str = "t5-pretrained", device=None) -> T5 | None:
+    """A model kept by `save_model`, or None when none was saved for this version of the data."""
+    path = cache_dir() / f"{name}.pt"
     if not path.exists():
         return None
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)

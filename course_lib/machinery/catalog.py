@@ -165,11 +165,19 @@ CATALOG = (
     Entry(
         "07b_t5_one_model_five_tasks",
         "T5: one model, five tasks",
-        "examples-proportional, capped and temperature mixing, one model trained on all five "
-        "tasks from notebook 07's pretrained weights and the same run from scratch, a "
-        "GLUE-style table of both against trivial baselines, closed-book questions about "
-        "countries no training question mentions",
+        "examples-proportional, capped and temperature mixing written by you, notebook 07's "
+        "pretrained T5 trained on all five tasks at once (span corruption kept in the mixture), "
+        "a GLUE-style table against trivial baselines, the first test examples of each task, "
+        "closed-book questions about countries no training question mentions",
         {"mixing-rates": "mixing rates"},
+    ),
+    Entry(
+        "07c_t5_pretraining_or_not",
+        "T5: what pretraining bought",
+        "notebook 07b's multitask run from scratch, both models in one GLUE-style table, and "
+        "the closed-book questions by kind (your per-kind accuracy) against the most frequent "
+        "answer",
+        {"accuracy-by-kind": "accuracy by kind"},
     ),
     Entry(
         "08_hugging_face",
