@@ -497,7 +497,7 @@ def test_the_mixing_check_wants_a_value_error_for_a_temperature_that_is_not_posi
     def wrong_keys(sizes, cap=None, temperature=1.0):
         return {f"task {name}": rate for name, rate in t5_data.mixing_rates(sizes).items()}
 
-    with pytest.raises(check.CheckFailed, match="one rate per task"):
+    with pytest.raises(check.CheckFailed, match="one entry per task"):
         check.mixing_rates(wrong_keys)
 
 

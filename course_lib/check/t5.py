@@ -656,6 +656,29 @@ def _same_rates(got, expected, tolerance=1e-6) -> bool:
     )
 
 
+def _compare_shares(where: str, got, expected: dict, wrong_results, key_name: str) -> None:
+    """Fail with the most specific message when `got` (the learner's dict key -> share) differs
+    from `expected`: wrong type, wrong keys, the result of a known mistake (`wrong_results`:
+    (hint, that mistake's result) pairs, tried in order), or the values."""
+    if _same_rates(got, expected):
+        return
+    if not isinstance(got, dict):
+        raise CheckFailed(
+            f"{where} should return a dict {key_name} -> share, got {type(got).__name__} "
+            f"{got!r:.80}"
+        )
+    if set(got) != set(expected):
+        raise CheckFailed(
+            f"{where} should have one entry per {key_name}, {sorted(expected)}; got {sorted(got)}"
+        )
+    for hint, result in wrong_results:
+        if _same_rates(got, result):
+            raise CheckFailed(f"{where}: {hint}")
+    shown = {key: round(float(value), 4) for key, value in got.items()}
+    expected_shown = {key: round(value, 4) for key, value in expected.items()}
+    raise CheckFailed(f"{where} should be {expected_shown}, got {shown}")
+
+
 def mixing_rates(learner_fn) -> None:
     """Check `mixing_rates(sizes, cap=None, temperature=1.0)` against `t5_data.mixing_rates` on
     proportional, capped, temperature and equal mixing, and its refusal of a temperature <= 0."""
@@ -667,23 +690,12 @@ def mixing_rates(learner_fn) -> None:
             + ")"
         )
         got = call_plainly(fn, "mixing_rates", where, MIXING_SIGNATURE, dict(sizes), **settings)
-        expected = reference.mixing_rates(sizes, **settings)
-        if _same_rates(got, expected):
-            continue
-        if not isinstance(got, dict):
-            raise CheckFailed(
-                f"{where} should return a dict task -> rate, got {type(got).__name__} {got!r:.80}"
-            )
-        if set(got) != set(expected):
-            raise CheckFailed(
-                f"{where} should have one rate per task, {sorted(expected)}; got {sorted(got)}"
-            )
-        for mistake in MIXING_MISTAKES:
-            if _same_rates(got, mistake.wrong_implementation(sizes, **settings)):
-                raise CheckFailed(f"{where}: {mistake.hint}")
-        shown = {name: round(float(value), 4) for name, value in got.items()}
-        raise CheckFailed(
-            f"{where} should be { ({n: round(v, 4) for n, v in expected.items()}) }, got {shown}"
+        _compare_shares(
+            where,
+            got,
+            reference.mixing_rates(sizes, **settings),
+            ((m.hint, m.wrong_implementation(sizes, **settings)) for m in MIXING_MISTAKES),
+            "task",
         )
     for bad in (0.0, -1.0):
         try:
@@ -785,23 +797,11 @@ def accuracy_by_kind(learner_fn) -> None:
         got = call_plainly(
             fn, "accuracy_by_kind", where, KIND_SIGNATURE, list(answers), list(examples)
         )
-        expected = t5_training.accuracy_by_kind(answers, examples)
-        if _same_rates(got, expected):
-            continue
-        if not isinstance(got, dict):
-            raise CheckFailed(
-                f"{where} should return a dict kind -> share, got {type(got).__name__} {got!r:.80}"
-            )
-        if set(got) != set(expected):
-            raise CheckFailed(
-                f"{where} should have one entry per kind of question, {sorted(expected)}; got "
-                f"{sorted(got)}"
-            )
-        for mistake in KIND_MISTAKES:
-            if _same_rates(got, mistake.wrong_implementation(answers, examples)):
-                raise CheckFailed(f"{where}: {mistake.hint}")
-        shown = {kind: round(float(value), 4) for kind, value in got.items()}
-        raise CheckFailed(
-            f"{where} should be { ({k: round(v, 4) for k, v in expected.items()}) }, got {shown}"
+        _compare_shares(
+            where,
+            got,
+            t5_training.accuracy_by_kind(answers, examples),
+            ((m.hint, m.wrong_implementation(answers, examples)) for m in KIND_MISTAKES),
+            "kind of question",
         )
     passed("accuracy_by_kind", f"right on {len(cases)} sets of answers (case and spaces ignored)")
