@@ -153,3 +153,8 @@ def test_every_solutions_notebook_has_a_catalogue_entry_naming_its_graded_exerci
             if grading_metadata(cell).get("grade") and cell["cell_type"] == "code"
         ]
         assert list(entry.exercises) == checks, entry.notebook
+
+
+def test_readme_counts_the_graded_exercises_of_the_catalogue():
+    count = sum(len(entry.exercises) for entry in CATALOG)
+    assert f"({count} graded exercises in all)" in (COURSE_ROOT / "README.md").read_text()
