@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import summarization_data
 from .attention import causal_mask
+from .data import cache_dir
 from .summarization_data import EOS_ID, PAD_ID
 from .training import evaluating
 from .transformer import EncoderLayer, TokenEmbedding, positional_encoding
@@ -75,6 +77,16 @@ class DecoderOnlyLM(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
         self.pad_id = pad_id
+        self.config = dict(
+            vocab_size=vocab_size,
+            d_model=d_model,
+            num_heads=num_heads,
+            num_layers=num_layers,
+            d_ff=d_ff,
+            dropout=dropout,
+            max_len=max_len,
+            pad_id=pad_id,
+        )
 
     def hidden_states(self, ids: torch.Tensor, padding: torch.Tensor | None = None):
         """ids (batch, seq) -> (batch, seq, d_model). `padding` (batch, seq), True = real token,
@@ -188,6 +200,18 @@ def sample_top_p(
     return order.gather(-1, drawn).squeeze(-1)  # the token at that rank
 
 
+def repeated_ngram_tokens(ids: list[int], n: int) -> list[int]:
+    """The tokens that would repeat an n-gram already in `ids` (n-gram blocking, as Paulus et al.
+    2018 and Hugging Face's `no_repeat_ngram_size`): the tokens that followed earlier
+    occurrences of the last n - 1 tokens. [5, 6, 7, 5, 6] with n = 3 -> [7]."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if len(ids) < n - 1:
+        return []
+    last = tuple(ids[len(ids) - (n - 1) :])
+    return [ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i : i + n - 1]) == last]
+
+
 @torch.no_grad()
 def generate_batch(
     model: DecoderOnlyLM,
@@ -195,10 +219,12 @@ def generate_batch(
     max_new_tokens: int,
     eos_id: int,
     pad_id: int = 0,
+    no_repeat_ngram: int = 0,
 ) -> list[torch.Tensor]:
     """`generate` for many prompts at once: prompts, each (seq_i,), are padded on the left so
     that every row's next token is at the last position. Returns each prompt's new tokens, each
-    (n_i,) with n_i <= max_new_tokens, without the <eos>."""
+    (n_i,) with n_i <= max_new_tokens, without the <eos>. `no_repeat_ngram` = n > 0: a token
+    that would write an n-gram of the summary a second time is never chosen."""
     if not prompts:
         raise ValueError("generate_batch needs at least one prompt")
     device = next(model.parameters()).device
@@ -213,7 +239,13 @@ def generate_batch(
     for _ in range(max_new_tokens):
         last = torch.zeros_like(padding)
         last[:, -1] = True  # the output layer only where it is needed: each row's last position
-        next_ids = model(ids, padding, positions=last).argmax(-1)  # (batch,)
+        logits = model(ids, padding, positions=last)  # (batch, vocab)
+        if no_repeat_ngram and new_tokens:
+            written = torch.stack(new_tokens, dim=1).tolist()  # (batch, steps so far)
+            for row, tokens in enumerate(written):
+                banned = repeated_ngram_tokens(tokens, no_repeat_ngram)
+                logits[row, banned] = float("-inf")
+        next_ids = logits.argmax(-1)  # (batch,)
         next_ids = torch.where(finished, torch.full_like(next_ids, eos_id), next_ids)
         new_tokens.append(next_ids)
         finished |= next_ids == eos_id
@@ -236,10 +268,12 @@ def summarize(
     limit: int | None = None,
     batch_size: int = 64,
     max_new_tokens: int = 32,
+    no_repeat_ngram: int = 0,
 ) -> list[str]:
     """Greedy summaries (strings) of the first `limit` articles of `split` of `data` (a
-    `SummarizationData`), in the split's order. Prompts are batched shortest first, and decoding
-    stops early on a batch whose summaries are all done."""
+    `SummarizationData`), in the split's order, with n-gram blocking if `no_repeat_ngram` > 0.
+    Prompts are batched shortest first, and decoding stops early on a batch whose summaries are
+    all done."""
     count = len(data[split]) if limit is None else min(limit, len(data[split]))
     prompts = [data.prompt(split, index) for index in range(count)]
     order = sorted(range(count), key=lambda index: len(prompts[index]))
@@ -248,7 +282,34 @@ def summarize(
         for start in range(0, count, batch_size):
             rows = order[start : start + batch_size]
             prompts_here = [prompts[i] for i in rows]
-            outputs = generate_batch(model, prompts_here, max_new_tokens, EOS_ID, PAD_ID)
+            outputs = generate_batch(
+                model, prompts_here, max_new_tokens, EOS_ID, PAD_ID, no_repeat_ngram
+            )
             for index, ids in zip(rows, outputs, strict=True):
                 summaries[index] = data.decode(ids.tolist())
     return summaries
+
+
+def save_model(model: DecoderOnlyLM, name: str = "summarizer") -> None:
+    """Keep a trained summariser for a later notebook (05 -> 05b), in the course cache, with the
+    version of the data it was trained on."""
+    checkpoint = {
+        "config": model.config,
+        "data_version": summarization_data.DATASET_VERSION,
+        "state": {key: value.cpu() for key, value in model.state_dict().items()},
+    }
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, cache_dir() / f"{name}.pt")
+
+
+def load_model(name: str = "summarizer", device=None) -> DecoderOnlyLM | None:
+    """A model kept by `save_model`, or None when none was saved for this version of the data."""
+    path = cache_dir() / f"{name}.pt"
+    if not path.exists():
+        return None
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if checkpoint.get("data_version") != summarization_data.DATASET_VERSION:
+        return None
+    model = DecoderOnlyLM(**checkpoint["config"])
+    model.load_state_dict(checkpoint["state"])
+    return model.to(device or "cpu").eval()

@@ -59,7 +59,7 @@ PAD, SEP, EOS = "<pad>", "<sep>", "<eos>"
 PAD_ID, SEP_ID, EOS_ID = 0, 1, 2
 SPLITS = ("train", "validation", "test")
 SOURCES = ("stdlib", "torch", "numpy")
-DATASET_VERSION = 3  # bump when the extraction changes, so old caches are not reused
+DATASET_VERSION = 4  # bump when the extraction changes, so old caches are not reused
 
 # A paragraph that starts one of these ends the description: what follows is reference detail.
 _SECTION = re.compile(
@@ -141,35 +141,107 @@ def extract_pairs(sources: tuple[str, ...] = SOURCES) -> list[dict]:
                 tree = ast.parse(path.read_bytes())
             except (SyntaxError, ValueError, UnicodeDecodeError):
                 continue
-            for name, docstring in _docstrings(tree):
+            module = _module_name(source, path.relative_to(root))
+            for name, docstring in _docstrings(tree, module):
                 pair = docstring_pair(docstring)
                 if pair is None or pair[0] in seen:
                     continue
                 seen.add(pair[0])
-                where = f"{source}:{path.relative_to(root).as_posix()}:{name}"
-                pairs.append({"article": pair[0], "summary": pair[1], "where": where})
+                where = f"{source}:{path.relative_to(root).as_posix()}"
+                pairs.append(
+                    {
+                        "name": short_name(name),
+                        "description": pair[0],
+                        "summary": pair[1],
+                        "where": f"{where}:{name.partition('(')[0]}",
+                    }
+                )
     return pairs
 
 
-def _docstrings(tree: ast.AST):
-    """(name, docstring) of every module, class and function in a parsed file, and the
-    documentation torch attaches to its C functions with `add_docstr(torch.abs, "...")`."""
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            docstring = ast.get_docstring(node)
+def short_name(qualified: str) -> str:
+    """The last two parts of a qualified name, with its arguments: what a reader of the code sees
+    at the definition. "json.decoder.JSONDecoder.decode(s)" -> "JSONDecoder.decode(s)",
+    "torch.abs(input, *, out)" stays as it is."""
+    path, bracket, arguments = qualified.partition("(")
+    return ".".join(path.split(".")[-2:]) + bracket + arguments
+
+
+def article_of(pair: dict) -> str:
+    """What the summariser reads: the name, then the description. {"name": "Set._hash()",
+    "description": "Compute ..."} -> "Set._hash(): Compute ..."."""
+    return f"{pair['name']}: {pair['description']}"
+
+
+def _module_name(source: str, relative: Path) -> str:
+    """The dotted module name of a source file: json/decoder.py in the stdlib -> json.decoder,
+    nn/functional.py in torch -> torch.nn.functional."""
+    parts = list(relative.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    prefix = [] if source == "stdlib" else [source]
+    return ".".join(prefix + parts)
+
+
+def _arguments(arguments: ast.arguments) -> str:
+    """The argument names of a function, without annotations or defaults, and without the
+    self / cls of a method: "(key, msg, digest)"."""
+    names = [a.arg for a in arguments.posonlyargs + arguments.args]
+    if names and names[0] in ("self", "cls"):
+        names = names[1:]
+    if arguments.vararg:
+        names.append("*" + arguments.vararg.arg)
+    names += [a.arg for a in arguments.kwonlyargs]
+    if arguments.kwarg:
+        names.append("**" + arguments.kwarg.arg)
+    return f"({', '.join(names)})"
+
+
+def _signature_line(line: str) -> str | None:
+    """ "abs(input, *, out=None) -> Tensor" -> "(input, *, out)", for torch's C functions, whose
+    documentation starts with its signature; None for any other line."""
+    if not _SIGNATURE.match(line):
+        return None
+    inside = line[line.index("(") + 1 : line.rindex(")")]
+    names = [
+        re.split(r"[:=]", part)[0].strip() for part in re.split(r",\s*(?![^\[(]*[\])])", inside)
+    ]
+    return f"({', '.join(name for name in names if name)})"
+
+
+def _docstrings(tree: ast.AST, module: str):
+    """(qualified name with its arguments, docstring) of the module, every class and function of
+    a parsed file (methods named through their class: "json.decoder.JSONDecoder.decode(s)"), and
+    of the documentation torch attaches to its C functions with `add_docstr(torch.abs, "...")`."""
+    docstring = ast.get_docstring(tree)
+    if docstring:
+        yield module, docstring
+    yield from _named_docstrings(tree, module)
+
+
+def _named_docstrings(node: ast.AST, prefix: str):
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = f"{prefix}.{child.name}"
+            docstring = ast.get_docstring(child)
             if docstring:
-                yield getattr(node, "name", "<module>"), docstring
-        elif isinstance(node, ast.Call) and len(node.args) >= 2:
-            called = node.func.attr if isinstance(node.func, ast.Attribute) else None
-            called = node.func.id if isinstance(node.func, ast.Name) else called
-            if not (called or "").startswith(("add_docstr", "_add_docstr")):
-                continue
-            text = node.args[-1]
+                arguments = "" if isinstance(child, ast.ClassDef) else _arguments(child.args)
+                yield name + arguments, docstring
+            yield from _named_docstrings(child, name)
+            continue
+        if isinstance(child, ast.Call) and len(child.args) >= 2:
+            called = child.func.attr if isinstance(child.func, ast.Attribute) else None
+            called = child.func.id if isinstance(child.func, ast.Name) else called
+            text = child.args[-1]
             if isinstance(text, ast.Call) and isinstance(text.func, ast.Attribute):
                 text = text.func.value  # r"""...""".format(**common_args)
-            if isinstance(text, ast.Constant) and isinstance(text.value, str):
-                name = ast.unparse(node.args[0])
-                yield name, re.sub(r"\{\w+\}", "", inspect.cleandoc(text.value))
+            if (called or "").startswith(("add_docstr", "_add_docstr")) and (
+                isinstance(text, ast.Constant) and isinstance(text.value, str)
+            ):
+                docstring = re.sub(r"\{\w+\}", "", inspect.cleandoc(text.value))
+                first_line = docstring.strip().splitlines()[0].strip() if docstring.strip() else ""
+                yield ast.unparse(child.args[0]) + (_signature_line(first_line) or ""), docstring
+        yield from _named_docstrings(child, prefix)
 
 
 def split_of(summary: str) -> str:
@@ -278,7 +350,7 @@ def _train_tokenizer(texts, vocab_size: int):
 
 def _build(folder: Path, settings: dict) -> None:
     datasets.disable_progress_bars()
-    pairs = extract_pairs()
+    pairs = [{**pair, "article": article_of(pair)} for pair in extract_pairs()]
     specials = (PAD, SEP, EOS)  # literal "<sep>" in a docstring would become the special token
     pairs = [p for p in pairs if not any(t in p["article"] + p["summary"] for t in specials)]
     by_split = {name: [p for p in pairs if split_of(p["summary"]) == name] for name in SPLITS}

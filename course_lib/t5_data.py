@@ -214,8 +214,8 @@ def _summarize() -> dict[str, list[dict]]:
     data = load_docstring_summaries()
     return {
         split: [
-            {"article": a, "summary": s}
-            for a, s in zip(data[split]["article"], data[split]["summary"], strict=True)
+            {"article": a, "summary": s}  # the description alone (notebook 05 adds the name)
+            for a, s in zip(data[split]["description"], data[split]["summary"], strict=True)
         ]
         for split in SPLITS
     }

@@ -504,6 +504,25 @@ def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def warmup_linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
+    """Learning rate rising linearly for `warmup_steps` steps to the optimizer's lr, then falling
+    linearly to zero at `total_steps` (BERT's and GPT's schedule): a run of a fixed length ends
+    with small, careful steps. With 100 and 1,000: 0.01 x lr at step 0, lr at 99, lr / 2 near
+    550, 0 from 1,000 on."""
+    if not 1 <= warmup_steps < total_steps:
+        raise ValueError(
+            f"need 1 <= warmup_steps < total_steps, got warmup_steps={warmup_steps}, "
+            f"total_steps={total_steps}"
+        )
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / (total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 class Recipe(TypedDict, total=False):
     """How to train, as plain data (it prints, compares and saves as a dict). Every key is
     optional; `train` says which combinations it needs.

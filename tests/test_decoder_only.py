@@ -14,6 +14,7 @@ from course_lib.check.decoder_only import (
     GPT_MISTAKES,
     HARD_CODED_ID_MISTAKES,
     LOSS_MASK_MISTAKES,
+    NGRAM_MISTAKES,
     TOP_P_MISTAKES,
     ScriptedLM,
 )
@@ -318,3 +319,56 @@ def test_top_p_with_the_global_generator_gets_advice():
 
     with pytest.raises(check.CheckFailed, match="generator"):
         check.sample_top_p(global_draws)
+
+
+def test_repeated_ngram_tokens_bans_what_followed_the_last_n_minus_1_tokens():
+    assert reference.repeated_ngram_tokens([5, 6, 7, 5, 6], 3) == [7]
+    assert sorted(reference.repeated_ngram_tokens([1, 2, 3, 1, 2, 9, 1, 2], 3)) == [3, 9]
+    assert reference.repeated_ngram_tokens([8, 9], 3) == []
+    assert sorted(reference.repeated_ngram_tokens([3, 1, 4], 1)) == [1, 3, 4]
+    with pytest.raises(ValueError, match="at least 1"):
+        reference.repeated_ngram_tokens([1, 2], 0)
+
+
+def test_blocked_greedy_decoding_never_repeats_an_ngram():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(12, d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0).eval()
+    with torch.no_grad():  # a model that loves token 5 after anything: greedy repeats it
+        model.head.bias.zero_()
+        model.head.bias[5], model.head.bias[2] = 20.0, -20.0  # and never ends
+    prompts = [torch.tensor([3, 4, 1]), torch.tensor([6, 1])]
+    greedy = generate_batch(model, prompts, max_new_tokens=8, eos_id=2)
+    assert greedy[0].tolist() == [5] * 8
+    for n in (2, 3):
+        for ids in generate_batch(model, prompts, max_new_tokens=8, eos_id=2, no_repeat_ngram=n):
+            ngrams = [tuple(ids.tolist()[i : i + n]) for i in range(len(ids) - n + 1)]
+            assert len(ngrams) == len(set(ngrams)) and len(ids) == 8
+
+
+def test_a_saved_summarizer_loads_back_equal(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    assert reference.load_model("nothing-here") is None
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(40, d_model=16, num_heads=2, num_layers=1, d_ff=32).eval()
+    reference.save_model(model, "tiny")
+    loaded = reference.load_model("tiny")
+    ids = torch.randint(3, 40, (2, 7))
+    assert not loaded.training and loaded.config == model.config
+    assert torch.equal(loaded(ids), model(ids))
+
+
+def test_the_ngram_reference_passes(capsys):
+    check.repeated_ngram_tokens(reference.repeated_ngram_tokens)
+    assert capsys.readouterr().out.startswith("✅ repeated_ngram_tokens")
+
+
+@pytest.mark.parametrize("mistake", NGRAM_MISTAKES, ids=lambda m: m.hint[:30])
+def test_ngram_mistakes_get_their_hint(mistake):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.repeated_ngram_tokens(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)
+
+
+def test_ngram_check_names_a_wrong_return_type():
+    with pytest.raises(check.CheckFailed, match="list of token ids"):
+        check.repeated_ngram_tokens(lambda ids, n: None)

@@ -18,6 +18,7 @@ from course_lib.training import (
     to_device,
     train,
     training_summary,
+    warmup_linear_schedule,
     warmup_schedule,
 )
 
@@ -266,6 +267,22 @@ def test_warmup_schedule_rises_then_decays():
         schedule.step()
     assert rates[0] == pytest.approx(0.1) and max(rates) == pytest.approx(1.0)
     assert rates.index(max(rates)) == 9 and rates[39] == pytest.approx(math.sqrt(10 / 40))
+
+
+def test_warmup_linear_schedule_rises_then_falls_to_zero():
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    schedule = warmup_linear_schedule(optimizer, warmup_steps=10, total_steps=50)
+    rates = []
+    for _ in range(60):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0) == max(rates)
+    assert rates[30] == pytest.approx(0.5) and rates[50] == rates[59] == 0.0
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
+    with pytest.raises(ValueError, match="warmup_steps < total_steps"):
+        warmup_linear_schedule(optimizer, warmup_steps=50, total_steps=50)
 
 
 def test_a_recipe_is_plain_data_and_unknown_settings_are_refused():

@@ -690,3 +690,106 @@ def _frequency_hint(got, logits, temperature, top_k, where, worst) -> str:
         f"{expected[token]:.3f} (softmax of the top-k logits divided by the temperature); the "
         f"largest gap is {worst:.3f}, above the tolerance {FREQUENCY_TOLERANCE}"
     )
+
+
+# --- n-gram blocking -------------------------------------------------------------------------
+
+
+def _following(ids: list[int], context: tuple, start_at: int = 0) -> list[int]:
+    """The tokens that followed each earlier occurrence of `context` in `ids`."""
+    size = len(context)
+    return [
+        ids[i + size]
+        for i in range(start_at, len(ids) - size)
+        if tuple(ids[i : i + size]) == context
+    ]
+
+
+def _last(ids: list[int], count: int) -> tuple:
+    return tuple(ids[len(ids) - count :]) if count > 0 else ()
+
+
+NGRAM_MISTAKES = [
+    Mistake(
+        "the context is the last n tokens: an n-gram is completed by one more token, so match "
+        "the last n - 1 tokens against earlier ones and ban what followed them",
+        lambda ids, n: _following(ids, _last(ids, n)) if len(ids) >= n else [],
+    ),
+    Mistake(
+        "the context is the last n - 2 tokens (that blocks (n - 1)-grams): match the last n - 1",
+        lambda ids, n: _following(ids, _last(ids, n - 2)) if n >= 2 else [],
+    ),
+    Mistake(
+        "the most recent occurrence is missed: the last window to compare ends just before the "
+        "last n - 1 tokens, range(len(ids) - n + 1)",
+        lambda ids, n: [
+            ids[i + n - 1]
+            for i in range(len(ids) - n)
+            if tuple(ids[i : i + n - 1]) == _last(ids, n - 1)
+        ],
+    ),
+    Mistake(
+        "only the first earlier occurrence is used: every earlier occurrence of the last n - 1 "
+        "tokens bans the token that followed it",
+        lambda ids, n: _following(ids, _last(ids, n - 1))[:1],
+    ),
+    Mistake(
+        "the tokens before each earlier occurrence are banned: ban the token that FOLLOWED it",
+        lambda ids, n: [
+            ids[i - 1]
+            for i in range(1, len(ids) - n + 2)
+            if tuple(ids[i : i + n - 1]) == _last(ids, n - 1)
+        ],
+    ),
+    Mistake(
+        "every token already written is banned: only the tokens that would complete a repeated "
+        "n-gram are",
+        lambda ids, n: list(ids),
+    ),
+]
+
+NGRAM_CASES = [
+    ([5, 6, 7, 5, 6], 3),  # the docstring's example: 7 would repeat "5 6 7"
+    ([5, 6, 7, 5, 6], 2),  # after 6 came 7
+    ([5, 6, 7, 5, 6], 4),  # "5 6 7 ?" never happened after "7 5 6"
+    ([4, 4, 4], 2),  # overlapping occurrences
+    ([1, 2, 3, 1, 2, 9, 1, 2], 3),  # two earlier occurrences: both followers banned
+    ([8, 9], 3),  # fewer than n tokens, no earlier occurrence: nothing banned
+    ([], 3),  # nothing written yet
+    ([3, 1, 4, 1, 5], 1),  # unigrams: every token written once is banned
+    ([7, 3, 7, 3, 7, 3, 2, 7, 3], 3),
+    ([2, 5, 2, 5, 2], 2),
+]
+
+
+def repeated_ngram_tokens(learner_fn) -> None:
+    """Check `repeated_ngram_tokens(ids, n) -> list[int]`: the tokens that would complete an
+    n-gram already in `ids` (compared as sets: order and repeats do not matter)."""
+    fn = require_function(learner_fn, "repeated_ngram_tokens")
+    signature = "repeated_ngram_tokens(ids, n)"
+    for ids, n in NGRAM_CASES:
+        where = f"repeated_ngram_tokens({ids}, n={n})"
+        got = call_plainly(fn, "repeated_ngram_tokens", where, signature, list(ids), n)
+        if isinstance(got, torch.Tensor):
+            got = got.tolist()
+        try:
+            got_set = {int(token) for token in got}
+        except (TypeError, ValueError):
+            raise CheckFailed(
+                f"{where} returned {type(got).__name__}: return a list of token ids"
+            ) from None
+        expected = set(reference.repeated_ngram_tokens(list(ids), n))
+        if got_set == expected:
+            continue
+        for mistake in NGRAM_MISTAKES:
+            try:
+                variant = {int(t) for t in mistake.wrong_implementation(list(ids), n)}
+            except Exception:  # a variant that cannot handle this case is not the mistake
+                continue
+            if got_set == variant:
+                raise CheckFailed(f"{where} returned {sorted(got_set)}: {mistake.hint}.")
+        raise CheckFailed(
+            f"{where} returned {sorted(got_set)}, expected {sorted(expected)}: the tokens that "
+            f"followed each earlier occurrence of the last n - 1 tokens {list(_last(ids, n - 1))}"
+        )
+    passed("repeated_ngram_tokens", f"the right tokens banned in {len(NGRAM_CASES)} cases")
