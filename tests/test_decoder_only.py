@@ -15,6 +15,7 @@ from course_lib.check.decoder_only import (
     HARD_CODED_ID_MISTAKES,
     LOSS_MASK_MISTAKES,
     NGRAM_MISTAKES,
+    SUMMARIZER_LOSS_MISTAKES,
     TOP_P_MISTAKES,
     ScriptedLM,
 )
@@ -372,3 +373,15 @@ def test_ngram_mistakes_get_their_hint(mistake):
 def test_ngram_check_names_a_wrong_return_type():
     with pytest.raises(check.CheckFailed, match="list of token ids"):
         check.repeated_ngram_tokens(lambda ids, n: None)
+
+
+def test_the_summarizer_loss_reference_passes(capsys):
+    check.summarizer_loss(reference.summarizer_loss)
+    assert capsys.readouterr().out.startswith("✅ summarizer_loss")
+
+
+@pytest.mark.parametrize("mistake", SUMMARIZER_LOSS_MISTAKES, ids=lambda m: m.hint[:30])
+def test_summarizer_loss_mistakes_get_their_hint(mistake):
+    with pytest.raises(check.CheckFailed) as failure:
+        check.summarizer_loss(mistake.wrong_implementation)
+    assert mistake.hint in str(failure.value)

@@ -31,6 +31,7 @@ from .decoder_only import (
     repeated_ngram_tokens,
     sample_next_token,
     sample_top_p,
+    summarizer_loss,
     summary_loss_mask,
 )
 from .framework import CheckFailed
@@ -116,6 +117,7 @@ __all__ = [
     "softmax",
     "split_heads",
     "sublayer_connection",
+    "summarizer_loss",
     "summary_loss_mask",
     "transformer_model",
     "tokenize_pairs",

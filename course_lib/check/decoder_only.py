@@ -793,3 +793,147 @@ def repeated_ngram_tokens(learner_fn) -> None:
             f"followed each earlier occurrence of the last n - 1 tokens {list(_last(ids, n - 1))}"
         )
     passed("repeated_ngram_tokens", f"the right tokens banned in {len(NGRAM_CASES)} cases")
+
+
+# --- the loss, on the summary or on every token ------------------------------------------------
+
+
+def _counts(ids, sep_id, pad_id, weighted):
+    if weighted:
+        return reference.summary_loss_mask(ids, sep_id, pad_id)[:, 1:]
+    return ids[:, 1:] != pad_id
+
+
+def _loss_unshifted(model, batch, sep_id, weighted=True):
+    ids = batch.ids
+    counts = _counts(ids, sep_id, model.pad_id, weighted)
+    return F.cross_entropy(model(ids[:, :-1])[counts], ids[:, :-1][counts])
+
+
+def _loss_mask_of_inputs(model, batch, sep_id, weighted=True):
+    ids = batch.ids
+    if weighted:
+        counts = reference.summary_loss_mask(ids, sep_id, model.pad_id)[:, :-1]
+    else:
+        counts = ids[:, :-1] != model.pad_id
+    return F.cross_entropy(model(ids[:, :-1])[counts], ids[:, 1:][counts])
+
+
+def _loss_counting_pads(model, batch, sep_id, weighted=True):
+    if weighted:
+        return reference.summarizer_loss(model, batch, sep_id, weighted=True)
+    ids = batch.ids
+    logits = model(ids[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten())
+
+
+def _loss_over_every_position(model, batch, sep_id, weighted=True):
+    ids = batch.ids
+    counts = _counts(ids, sep_id, model.pad_id, weighted)
+    losses = F.cross_entropy(model(ids[:, :-1]).transpose(1, 2), ids[:, 1:], reduction="none")
+    return (losses * counts).sum() / counts.numel()
+
+
+def _loss_summed(model, batch, sep_id, weighted=True):
+    ids = batch.ids
+    counts = _counts(ids, sep_id, model.pad_id, weighted)
+    return F.cross_entropy(model(ids[:, :-1])[counts], ids[:, 1:][counts], reduction="sum")
+
+
+def _loss_flag_inverted(model, batch, sep_id, weighted=True):
+    return reference.summarizer_loss(model, batch, sep_id, weighted=not weighted)
+
+
+def _loss_with_ids(sep_id_used, pad_id_used):
+    def loss(model, batch, sep_id, weighted=True):
+        ids = batch.ids
+        sep = sep_id if sep_id_used is None else sep_id_used
+        pad = model.pad_id if pad_id_used is None else pad_id_used
+        counts = _counts(ids, sep, pad, weighted)
+        return F.cross_entropy(model(ids[:, :-1])[counts], ids[:, 1:][counts])
+
+    return loss
+
+
+SUMMARIZER_LOSS_MISTAKES = [
+    Mistake(
+        "use the sep_id argument rather than the number 1",
+        _loss_with_ids(1, None),
+    ),
+    Mistake(
+        "use the model's padding id (model.pad_id) rather than the number 0",
+        _loss_with_ids(None, 0),
+    ),
+    Mistake(
+        "the targets are not shifted: position t is scored against the token at t, but its "
+        "logits predict the token at t + 1. Inputs ids[:, :-1], targets ids[:, 1:]",
+        _loss_unshifted,
+    ),
+    Mistake(
+        "the mask goes with the inputs, not the targets: the loss at position t is about target "
+        "t (token t + 1), so use mask[:, 1:]",
+        _loss_mask_of_inputs,
+    ),
+    Mistake(
+        "padding is counted in the every-token loss: count the targets that are not pad_id",
+        _loss_counting_pads,
+    ),
+    Mistake(
+        "the loss is averaged over every position, the uncounted ones as zeros: average over "
+        "the counted tokens only (select them, then cross_entropy's mean)",
+        _loss_over_every_position,
+    ),
+    Mistake(
+        "the loss is a sum: take the mean over the counted tokens (cross_entropy's default)",
+        _loss_summed,
+    ),
+    Mistake(
+        "weighted is the wrong way round: weighted=True counts the summary's tokens only, "
+        "weighted=False every real token",
+        _loss_flag_inverted,
+    ),
+]
+
+
+def _summarizer_cases() -> list[Case]:
+    cases = []
+    generator = torch.Generator().manual_seed(11)
+    for weighted in (True, False):
+        for sep_id, eos_id, pad_id in [(1, 2, 0), (5, 6, 9)]:
+            torch.manual_seed(3 + sep_id)
+            model = reference.DecoderOnlyLM(
+                20, d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0, pad_id=pad_id
+            ).eval()
+            rows = [(_random_ids(generator, 6), _random_ids(generator, 4)) for _ in range(3)]
+            longest = max(len(a) + len(s) + 2 for a, s in rows)
+            ids = torch.tensor(
+                [
+                    _sequence(a, s, longest - len(a) - len(s) - 2, sep_id, eos_id, pad_id)
+                    for a, s in rows
+                ]
+            )
+            batch = reference.summarization_data.SummaryBatch(ids)
+            label = (
+                f"a 1-layer model, a batch of 3 padded sequences (sep_id={sep_id}, "
+                f"pad_id={pad_id}), weighted={weighted}"
+            )
+            cases.append(Case((model, batch, sep_id), {"weighted": weighted}, label=label))
+    return cases
+
+
+def summarizer_loss(learner_fn) -> None:
+    """Check `summarizer_loss(model, batch, sep_id, weighted=True)` against the course's, on a
+    small model (eval mode, no dropout), both settings of `weighted`, two sets of special ids."""
+    fn = require_function(learner_fn, "summarizer_loss")
+    cases = _summarizer_cases()
+    run_cases(
+        "summarizer_loss",
+        fn,
+        reference.summarizer_loss,
+        cases,
+        signature="summarizer_loss(model, batch, sep_id, weighted=True)",
+        mistakes=SUMMARIZER_LOSS_MISTAKES,
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    passed("summarizer_loss", f"equal to the course's loss on {len(cases)} batches")

@@ -106,19 +106,35 @@ CATALOG = (
     Entry(
         "05_transformer_summarizer",
         "A decoder-only summarizer",
-        "docstring summarisation data and a byte-level BPE tokenizer, a GPT block and the whole "
-        "decoder-only (GPT-style) LM of your own (parity with `torch.nn`), a loss on the summary "
-        "only vs on every token, greedy generation, sampling with temperature, top-k and top-p, "
-        "ROUGE "
-        "beside the first-words baseline",
+        "docstring summarisation data (a function's name and description → its one-line summary) "
+        "and a byte-level BPE tokenizer, the loss mask over the summary, a GPT block and the whole "
+        "decoder-only (GPT-style) LM of your own (parity with `torch.nn`), trained with warm-up "
+        "and linear decay, greedy generation, ROUGE beside the first-words and name baselines",
         {
             "summary-loss-mask": "summary loss mask",
             "gpt-block": "GPT block",
             "gpt-model": "the whole GPT",
             "generate": "generation loop",
+        },
+    ),
+    Entry(
+        "05b_summarizer_decoding",
+        "Decoding a summary",
+        "notebook 05's summariser decoded greedily (its loops counted), with temperature, top-k "
+        "and top-p sampling and with n-gram blocking written by you, side by side on the same "
+        "articles, and scored with ROUGE beside three copying baselines",
+        {
             "sample-next-token": "sampling with temperature and top-k",
             "sample-top-p": "nucleus sampling",
+            "repeated-ngram-tokens": "n-gram blocking",
         },
+    ),
+    Entry(
+        "05c_summary_or_every_token",
+        "Which tokens should the loss count?",
+        "the summariser's loss written by you (on the summary only, or on every token), the cost "
+        "of a step of each timed, and the two trained at equal compute and scored with ROUGE",
+        {"summarizer-loss": "the summariser's loss"},
     ),
     Entry(
         "06_bert_pretraining",
