@@ -33,6 +33,30 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV_VAR) or default)
 
 
+def save_checkpoint(name: str, model: torch.nn.Module, config: dict, data_version) -> None:
+    """Keep a trained model for a later notebook, in the course cache (`name`.pt): its weights
+    (on the CPU), the settings that rebuild it, and the version of the data it was trained on."""
+    checkpoint = {
+        "config": config,
+        "data_version": data_version,
+        "state": {key: value.cpu() for key, value in model.state_dict().items()},
+    }
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, cache_dir() / f"{name}.pt")
+
+
+def load_checkpoint(name: str, data_version) -> dict | None:
+    """{"config": ..., "state": ...} kept by `save_checkpoint`, or None when there is none for
+    this version of the data (the notebook that trains it has not run since the data changed)."""
+    path = cache_dir() / f"{name}.pt"
+    if not path.exists():
+        return None
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if checkpoint.get("data_version") != data_version:
+        return None
+    return checkpoint
+
+
 def stable_hash(text: str) -> str:
     """The SHA-1 of `text` in hex: the same on every machine and in every run (Python's own
     `hash` of a string changes from one run to the next)."""

@@ -20,7 +20,7 @@ from torch import nn
 
 from . import summarization_data
 from .attention import causal_mask
-from .data import cache_dir
+from .data import load_checkpoint, save_checkpoint
 from .summarization_data import EOS_ID, PAD_ID
 from .training import evaluating
 from .transformer import EncoderLayer, TokenEmbedding, positional_encoding
@@ -293,22 +293,13 @@ def summarize(
 def save_model(model: DecoderOnlyLM, name: str = "summarizer") -> None:
     """Keep a trained summariser for a later notebook (05 -> 05b), in the course cache, with the
     version of the data it was trained on."""
-    checkpoint = {
-        "config": model.config,
-        "data_version": summarization_data.DATASET_VERSION,
-        "state": {key: value.cpu() for key, value in model.state_dict().items()},
-    }
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, cache_dir() / f"{name}.pt")
+    save_checkpoint(name, model, model.config, summarization_data.DATASET_VERSION)
 
 
 def load_model(name: str = "summarizer", device=None) -> DecoderOnlyLM | None:
     """A model kept by `save_model`, or None when none was saved for this version of the data."""
-    path = cache_dir() / f"{name}.pt"
-    if not path.exists():
-        return None
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if checkpoint.get("data_version") != summarization_data.DATASET_VERSION:
+    checkpoint = load_checkpoint(name, summarization_data.DATASET_VERSION)
+    if checkpoint is None:
         return None
     model = DecoderOnlyLM(**checkpoint["config"])
     model.load_state_dict(checkpoint["state"])

@@ -18,10 +18,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-import torch
-
 from . import metrics, t5_data
-from .data import cache_dir
+from .data import load_checkpoint, save_checkpoint
 from .t5 import T5, T5Config, generate, seq2seq_loss
 from .training import T5_RECIPE, History, adjusted, evaluating, progress_bar, to_device
 from .training import train as train_with_recipe
@@ -70,23 +68,13 @@ def train(
 def save_model(model: T5, name: str = "t5-pretrained") -> None:
     """Keep a trained model for a later notebook, in the course cache: notebook 07's pretrained
     model ("t5-pretrained") for 07b, 07b's multitask model ("t5-multitask") for 07c."""
-    state = {key: value.cpu() for key, value in model.state_dict().items()}
-    checkpoint = {
-        "config": dataclasses.asdict(model.config),
-        "data_version": t5_data.DATA_VERSION,
-        "state": state,
-    }
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, cache_dir() / f"{name}.pt")
+    save_checkpoint(name, model, dataclasses.asdict(model.config), t5_data.DATA_VERSION)
 
 
 def load_model(name: str = "t5-pretrained", device=None) -> T5 | None:
     """A model kept by `save_model`, or None when none was saved for this version of the data."""
-    path = cache_dir() / f"{name}.pt"
-    if not path.exists():
-        return None
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if checkpoint.get("data_version") != t5_data.DATA_VERSION:
+    checkpoint = load_checkpoint(name, t5_data.DATA_VERSION)
+    if checkpoint is None:
         return None
     model = T5(T5Config(**checkpoint["config"]))
     model.load_state_dict(checkpoint["state"])

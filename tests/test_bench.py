@@ -108,6 +108,35 @@ def test_the_quality_table_rounds_half_up():
     assert readme.one_decimal(96.35) == "96.4" and readme.one_decimal(0.04) == "0.0"
 
 
+def test_a_mean_over_seeds_shows_its_spread():
+    rows = [
+        {
+            "results": [
+                {
+                    "notebook": "06",
+                    "task": "t",
+                    "metric": "accuracy",
+                    "value": 83.46,
+                    "baseline": 50.0,
+                    "baseline_name": "chance",
+                    "spread": 1.25,
+                },
+                {
+                    "notebook": "07",
+                    "task": "u",
+                    "metric": "accuracy",
+                    "value": 95.0,
+                    "baseline": None,
+                    "baseline_name": "",
+                    "spread": None,
+                },
+            ]
+        }
+    ]
+    table = readme.quality_table(rows)
+    assert "| 83.5 ± 1.3 | 50.0 (chance) |" in table and "| 95.0 | — |" in table
+
+
 def test_a_missing_readme_section_is_named():
     with pytest.raises(ValueError, match="bench:quality"):
         readme.replace_section("no markers here", "quality", "body")

@@ -193,6 +193,10 @@ def test_headline_results_are_recorded_replaced_and_forgotten(tmp_path, monkeypa
         ("translate", 97.0),
         ("beam", 98.0),
     ]
+    results.record("04", "seeds", "exact match", 90.0, 0.0, "copy the input", spread=1.5)
+    assert (
+        results.recorded("04")[-1]["spread"] == 1.5 and results.recorded("04")[0]["spread"] is None
+    )
     results.forget("04")
     assert results.recorded("04") == [] and results.recorded("05") == []
 

@@ -57,8 +57,11 @@ def record(
     value: float,
     baseline: float | None,
     baseline_name: str,
+    spread: float | None = None,
 ) -> None:
-    """Keep one headline figure of `notebook` (replacing an earlier one for the same task)."""
+    """Keep one headline figure of `notebook` (replacing an earlier one for the same task).
+    `spread`: the sample standard deviation when `value` is a mean over seeds or folds (the
+    quality table then shows "mean ± spread")."""
     kept = [row for row in recorded(notebook) if row["task"] != task]
     kept.append(
         {
@@ -68,6 +71,7 @@ def record(
             "value": round(float(value), 6),
             "baseline": None if baseline is None else round(float(baseline), 6),
             "baseline_name": baseline_name,
+            "spread": None if spread is None else round(float(spread), 6),
         }
     )
     save(f"headline-{notebook}", kept)

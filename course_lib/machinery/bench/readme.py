@@ -109,9 +109,12 @@ def quality_table(rows: list[dict]) -> str:
                 if result["baseline"] is None
                 else (f"{one_decimal(result['baseline'])} ({result['baseline_name']})")
             )
+            value = one_decimal(result["value"])
+            if result.get("spread") is not None:  # a mean over seeds or folds
+                value += f" ± {one_decimal(result['spread'])}"
             lines.append(
                 f"| {result['notebook']} | {result['task']} | {result['metric']} | "
-                f"{one_decimal(result['value'])} | {baseline} |"
+                f"{value} | {baseline} |"
             )
     return "\n".join(lines)
 
