@@ -90,8 +90,13 @@ def test_generate_cases_reach_both_endings():
 
 @pytest.mark.parametrize(
     "checker, function",
-    [(check.summary_loss_mask, summary_loss_mask), (check.generate, generate)],
-    ids=["summary_loss_mask", "generate"],
+    [
+        (check.summary_loss_mask, summary_loss_mask),
+        (check.generate, generate),
+        (check.repeated_ngram_tokens, reference.repeated_ngram_tokens),
+        (check.summarizer_loss, reference.summarizer_loss),
+    ],
+    ids=["summary_loss_mask", "generate", "repeated_ngram_tokens", "summarizer_loss"],
 )
 def test_notebook_05_reference_passes(checker, function, capsys):
     checker(function)
@@ -358,30 +363,18 @@ def test_a_saved_summarizer_loads_back_equal(tmp_path, monkeypatch):
     assert torch.equal(loaded(ids), model(ids))
 
 
-def test_the_ngram_reference_passes(capsys):
-    check.repeated_ngram_tokens(reference.repeated_ngram_tokens)
-    assert capsys.readouterr().out.startswith("✅ repeated_ngram_tokens")
-
-
-@pytest.mark.parametrize("mistake", NGRAM_MISTAKES, ids=lambda m: m.hint[:30])
-def test_ngram_mistakes_get_their_hint(mistake):
+@pytest.mark.parametrize(
+    "checker, mistake",
+    [(check.repeated_ngram_tokens, m) for m in NGRAM_MISTAKES]
+    + [(check.summarizer_loss, m) for m in SUMMARIZER_LOSS_MISTAKES],
+    ids=lambda value: value.hint[:30] if hasattr(value, "hint") else value.__name__,
+)
+def test_ngram_and_loss_mistakes_get_their_hint(checker, mistake):
     with pytest.raises(check.CheckFailed) as failure:
-        check.repeated_ngram_tokens(mistake.wrong_implementation)
+        checker(mistake.wrong_implementation)
     assert mistake.hint in str(failure.value)
 
 
 def test_ngram_check_names_a_wrong_return_type():
     with pytest.raises(check.CheckFailed, match="list of token ids"):
         check.repeated_ngram_tokens(lambda ids, n: None)
-
-
-def test_the_summarizer_loss_reference_passes(capsys):
-    check.summarizer_loss(reference.summarizer_loss)
-    assert capsys.readouterr().out.startswith("✅ summarizer_loss")
-
-
-@pytest.mark.parametrize("mistake", SUMMARIZER_LOSS_MISTAKES, ids=lambda m: m.hint[:30])
-def test_summarizer_loss_mistakes_get_their_hint(mistake):
-    with pytest.raises(check.CheckFailed) as failure:
-        check.summarizer_loss(mistake.wrong_implementation)
-    assert mistake.hint in str(failure.value)
