@@ -711,6 +711,25 @@ def _last(ids: list[int], count: int) -> tuple:
 
 NGRAM_MISTAKES = [
     Mistake(
+        "nothing is ever banned: if you compare a slice of the list with the context tuple, they "
+        "are never equal; compare tuple(ids[i : i + n - 1]) with it",
+        lambda ids, n: [],
+    ),
+    Mistake(
+        "with n = 1 every token written so far is banned (the context is empty; note that "
+        "ids[-0:] is the whole list, not an empty one)",
+        lambda ids, n: [] if n == 1 else reference.repeated_ngram_tokens(ids, n),
+    ),
+    Mistake(
+        "only windows that end before the context are compared: an earlier occurrence may "
+        "overlap the last n - 1 tokens ([4, 4, 4] with n = 3 bans 4)",
+        lambda ids, n: [
+            ids[i + n - 1]
+            for i in range(len(ids) - 2 * (n - 1))
+            if tuple(ids[i : i + n - 1]) == _last(ids, n - 1)
+        ],
+    ),
+    Mistake(
         "the context is the last n tokens: an n-gram is completed by one more token, so match "
         "the last n - 1 tokens against earlier ones and ban what followed them",
         lambda ids, n: _following(ids, _last(ids, n)) if len(ids) >= n else [],
@@ -753,6 +772,8 @@ NGRAM_CASES = [
     ([5, 6, 7, 5, 6], 2),  # after 6 came 7
     ([5, 6, 7, 5, 6], 4),  # "5 6 7 ?" never happened after "7 5 6"
     ([4, 4, 4], 2),  # overlapping occurrences
+    ([4, 4, 4], 3),
+    ([1, 1, 1, 1], 3),
     ([1, 2, 3, 1, 2, 9, 1, 2], 3),  # two earlier occurrences: both followers banned
     ([8, 9], 3),  # fewer than n tokens, no earlier occurrence: nothing banned
     ([], 3),  # nothing written yet
@@ -762,37 +783,55 @@ NGRAM_CASES = [
 ]
 
 
+def _banned_set(got, where: str) -> set[int]:
+    if isinstance(got, torch.Tensor):
+        got = got.tolist()
+    try:
+        return {int(token) for token in got}
+    except (TypeError, ValueError):
+        raise CheckFailed(
+            f"{where} returned {type(got).__name__}: return a list of token ids"
+        ) from None
+
+
+def _variant_sets(implementation) -> list[set[int]] | None:
+    """A mistake's answers on every case (None if it cannot handle one of them)."""
+    try:
+        return [{int(t) for t in implementation(list(ids), n)} for ids, n in NGRAM_CASES]
+    except Exception:
+        return None
+
+
 def repeated_ngram_tokens(learner_fn) -> None:
     """Check `repeated_ngram_tokens(ids, n) -> list[int]`: the tokens that would complete an
-    n-gram already in `ids` (compared as sets: order and repeats do not matter)."""
+    n-gram already in `ids` (compared as sets: order and repeats do not matter). A wrong answer is
+    matched against the likely mistakes on every case at once, so that a hint is given only for
+    a mistake that behaves like the learner's function everywhere."""
     fn = require_function(learner_fn, "repeated_ngram_tokens")
     signature = "repeated_ngram_tokens(ids, n)"
+    answers = []
     for ids, n in NGRAM_CASES:
         where = f"repeated_ngram_tokens({ids}, n={n})"
         got = call_plainly(fn, "repeated_ngram_tokens", where, signature, list(ids), n)
-        if isinstance(got, torch.Tensor):
-            got = got.tolist()
-        try:
-            got_set = {int(token) for token in got}
-        except (TypeError, ValueError):
-            raise CheckFailed(
-                f"{where} returned {type(got).__name__}: return a list of token ids"
-            ) from None
-        expected = set(reference.repeated_ngram_tokens(list(ids), n))
-        if got_set == expected:
-            continue
-        for mistake in NGRAM_MISTAKES:
-            try:
-                variant = {int(t) for t in mistake.wrong_implementation(list(ids), n)}
-            except Exception:  # a variant that cannot handle this case is not the mistake
-                continue
-            if got_set == variant:
-                raise CheckFailed(f"{where} returned {sorted(got_set)}: {mistake.hint}.")
-        raise CheckFailed(
-            f"{where} returned {sorted(got_set)}, expected {sorted(expected)}: the tokens that "
-            f"followed each earlier occurrence of the last n - 1 tokens {list(_last(ids, n - 1))}"
-        )
-    passed("repeated_ngram_tokens", f"the right tokens banned in {len(NGRAM_CASES)} cases")
+        answers.append(_banned_set(got, where))
+    expected = [set(reference.repeated_ngram_tokens(list(ids), n)) for ids, n in NGRAM_CASES]
+    wrong = [
+        i for i, (got, right) in enumerate(zip(answers, expected, strict=True)) if got != right
+    ]
+    if not wrong:
+        passed("repeated_ngram_tokens", f"the right tokens banned in {len(NGRAM_CASES)} cases")
+        return
+    ids, n = NGRAM_CASES[wrong[0]]
+    where = f"repeated_ngram_tokens({ids}, n={n})"
+    got = sorted(answers[wrong[0]])
+    for mistake in NGRAM_MISTAKES:
+        if _variant_sets(mistake.wrong_implementation) == answers:
+            raise CheckFailed(f"{where} returned {got}: {mistake.hint}.")
+    raise CheckFailed(
+        f"{where} returned {got}, expected {sorted(expected[wrong[0]])}: the tokens that "
+        f"followed each earlier occurrence of the last n - 1 tokens {list(_last(ids, n - 1))} "
+        f"(wrong on {len(wrong)} of {len(NGRAM_CASES)} cases)"
+    )
 
 
 # --- the loss, on the summary or on every token ------------------------------------------------
