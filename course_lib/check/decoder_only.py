@@ -927,6 +927,12 @@ SUMMARIZER_LOSS_MISTAKES = [
         _loss_summed,
     ),
     Mistake(
+        "weighted is ignored: with weighted=False every real token counts, not only the summary's",
+        lambda model, batch, sep_id, weighted=True: reference.summarizer_loss(
+            model, batch, sep_id, weighted=True
+        ),
+    ),
+    Mistake(
         "weighted is the wrong way round: weighted=True counts the summary's tokens only, "
         "weighted=False every real token",
         _loss_flag_inverted,
