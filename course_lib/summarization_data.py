@@ -5,9 +5,9 @@ Dataset card
 - **Source**: the docstrings of Python's standard library and of the pinned `torch` and `numpy`
   packages installed by the course's setup command (PSF licence, BSD-3-Clause, BSD-3-Clause).
   The files are parsed with `ast`, never imported, and nothing is downloaded.
-- **Example**: article "Set._hash(): This must be compatible __eq__. All sets ought to compare
-  equal if they contain the same elements, regardless of how they are implemented, ..." ->
-  summary "Compute the hash value of a set."
+- **Example**: article "Set._hash(): Note that we don't define __hash__: not all sets are
+  hashable. But if you define a hashable set type, its __hash__ should call this function. ..."
+  -> summary "Compute the hash value of a set."
 - **Derivation**: a docstring whose first paragraph is a short sentence (at most 3 lines, 4 to
   40 words) and which goes on with a description gives one pair: the summary is that first
   paragraph; the description is what follows, up to the first section (`Args:`, `Parameters`,
@@ -22,15 +22,15 @@ Dataset card
   name is the last two parts of the qualified name with the argument names ("JSONDecoder.
   decode(s)", "functools.reduce(function, sequence, initial)", torch's C functions from the
   signature their documentation starts with, "torch.abs(input, *, out)"), because a summary
-  often says what only the name tells ("Compute the hash value of a set." for a description
-  that never says "hash"). The columns are name, description, article, summary, where
-  (source:file:qualified name).
+  often says what only the name tells ("Stop the event loop as soon as reasonable." for
+  AbstractEventLoop.stop(), whose description never says "stop"). The columns are name,
+  description, article, summary, where (source:file:qualified name).
 - **Tokens**: articles are cut to 32 tokens (the name and the description's first sentence or
   two, where a summary mostly comes from: on the validation split a model reading 32 tokens
   scored 22.8 ROUGE-1, reading 64 19.6 and 128 18.2) and summaries to 32 (about one in
   fifteen), then <eos> is added; so a few targets end mid-sentence.
-- **Size** (Python 3.11.7, torch 2.13.0+cpu, numpy 2.4.6): 5,985 pairs (4,784 train, 613
-  validation, 588 test); medians of 9 words per summary and 33 per description. Other versions
+- **Size** (Python 3.11.7, torch 2.13.0+cpu, numpy 2.4.6): 5,985 pairs (4,861 train, 575
+  validation, 549 test); medians of 9 words per summary and 33 per description. Other versions
   of Python or the packages give a slightly different set: the versions are part of the cache
   key and printed by `describe()`.
 - **Why this task**: real, human-written abstractive summaries of real text, offline. The
@@ -39,7 +39,7 @@ Dataset card
 - **Tokenizer**: byte-level BPE (8,000 tokens, trained on the train split with Hugging Face
   `tokenizers`), with the special tokens <pad> (id 0), <sep> (1) and <eos> (2).
 
-Built on first use (about 25 seconds: parsing several thousand files) and cached
+Built on first use (about 40 seconds: parsing several thousand files) and cached
 (`data.cached_build`).
 """
 
