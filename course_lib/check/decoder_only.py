@@ -695,14 +695,12 @@ def _frequency_hint(got, logits, temperature, top_k, where, worst) -> str:
 # --- n-gram blocking -------------------------------------------------------------------------
 
 
-def _following(ids: list[int], context: tuple, start_at: int = 0) -> list[int]:
-    """The tokens that followed each earlier occurrence of `context` in `ids`."""
+def _following(ids: list[int], context: tuple, windows: int | None = None) -> list[int]:
+    """The tokens that followed each occurrence of `context` in `ids` among the first `windows`
+    places it could start (all of them by default)."""
     size = len(context)
-    return [
-        ids[i + size]
-        for i in range(start_at, len(ids) - size)
-        if tuple(ids[i : i + size]) == context
-    ]
+    starts = range(len(ids) - size if windows is None else windows)
+    return [ids[i + size] for i in starts if tuple(ids[i : i + size]) == context]
 
 
 def _last(ids: list[int], count: int) -> tuple:
@@ -723,11 +721,7 @@ NGRAM_MISTAKES = [
     Mistake(
         "only windows that end before the context are compared: an earlier occurrence may "
         "overlap the last n - 1 tokens ([4, 4, 4] with n = 3 bans 4)",
-        lambda ids, n: [
-            ids[i + n - 1]
-            for i in range(len(ids) - 2 * (n - 1))
-            if tuple(ids[i : i + n - 1]) == _last(ids, n - 1)
-        ],
+        lambda ids, n: _following(ids, _last(ids, n - 1), len(ids) - 2 * (n - 1)),
     ),
     Mistake(
         "the context is the last n tokens: an n-gram is completed by one more token, so match "
@@ -741,11 +735,7 @@ NGRAM_MISTAKES = [
     Mistake(
         "the most recent occurrence is missed: the last window to compare ends just before the "
         "last n - 1 tokens, range(len(ids) - n + 1)",
-        lambda ids, n: [
-            ids[i + n - 1]
-            for i in range(len(ids) - n)
-            if tuple(ids[i : i + n - 1]) == _last(ids, n - 1)
-        ],
+        lambda ids, n: _following(ids, _last(ids, n - 1), len(ids) - n),
     ),
     Mistake(
         "only the first earlier occurrence is used: every earlier occurrence of the last n - 1 "
