@@ -32,7 +32,9 @@ Dataset card
 - **Size** (Python 3.11.7, torch 2.13.0+cpu, numpy 2.4.6): 5,985 pairs (4,861 train, 575
   validation, 549 test); medians of 9 words per summary and 33 per description. Other versions
   of Python or the packages give a slightly different set: the versions are part of the cache
-  key and printed by `describe()`.
+  key and printed by `describe()`. Even with the same versions, a pair can move between
+  splits from one machine to another (CI once counted 4,862 train and 548 test): the notebooks
+  print these sizes but nbval does not compare them.
 - **Why this task**: real, human-written abstractive summaries of real text, offline. The
   summaries are short and the vocabulary technical, so a tiny model learns the style ("Return
   the ...") long before it learns the content: notebooks 05 and 05b measure that honestly.
