@@ -1,5 +1,7 @@
-"""Plots a learner would rather look at than read: training curves, attention heatmaps, and
-accuracy by sentence length."""
+"""Plots a learner would rather look at than read: training curves (one run or several),
+attention heatmaps (one map or a grid of layers and heads), masks, accuracy by sentence length,
+bar charts beside a baseline, and a learned relative position bias. (Architecture figures are in
+`diagrams`.)"""
 
 from __future__ import annotations
 
@@ -151,4 +153,160 @@ def plot_mask(
     ax.set(xlabel="keys", ylabel="queries")
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_losses(
+    histories: dict[str, History],
+    *,
+    smooth_window: int | None = None,
+    ax: plt.Axes | None = None,
+    title: str = "training loss",
+    log_loss: bool = False,
+) -> plt.Axes:
+    """Several runs' training loss (moving averages) against steps on one axes: {run name:
+    History}."""
+    if not histories:
+        raise ValueError("give at least one run: {name: History}")
+    empty = [name for name, history in histories.items() if not history.losses]
+    if empty:
+        raise ValueError(f"no loss recorded for {empty}: train for at least one step first")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    for name, history in histories.items():
+        window = smooth_window or max(1, len(history.losses) // 50)
+        ax.plot(history.steps, smooth(history.losses, window), label=name)
+    ax.set(xlabel="step", ylabel="training loss (moving average)", title=title)
+    if log_loss:
+        ax.set_yscale("log")
+    ax.legend()
+    return ax
+
+
+def plot_heads(
+    weights: torch.Tensor | np.ndarray,
+    query_labels: Sequence[str] | None = None,
+    key_labels: Sequence[str] | None = None,
+    *,
+    row_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> plt.Figure:
+    """A grid of attention maps, weights (rows, heads, num_queries, num_keys): one row per layer
+    (or per kind of attention), one column per head, on one colour scale from 0 to 1."""
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().float().cpu().numpy()
+    weights = np.asarray(weights)
+    if weights.ndim != 4:
+        raise ValueError(
+            f"weights must be 4-D (rows, heads, num_queries, num_keys), got shape "
+            f"{tuple(weights.shape)}: stack the layers' weights of one example, e.g. "
+            "torch.stack([w[0] for w in per_layer])"
+        )
+    rows, heads, queries, keys = weights.shape
+    if row_names is not None and len(row_names) != rows:
+        raise ValueError(f"row_names has {len(row_names)} names but weights has {rows} rows")
+    for name, labels, size in (
+        ("query_labels", query_labels, queries),
+        ("key_labels", key_labels, keys),
+    ):
+        if labels is not None and len(labels) != size:
+            raise ValueError(f"{name} has {len(labels)} labels for {size} positions")
+    cell = min(3.2, max(1.6, 0.22 * max(queries, keys)))
+    figure, axes = plt.subplots(
+        rows, heads, figsize=(cell * heads + 1, cell * rows + 0.6), squeeze=False
+    )
+    for row in range(rows):
+        for head in range(heads):
+            ax = axes[row, head]
+            image = ax.imshow(weights[row, head], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+            ax.set_xticks(
+                range(keys),
+                key_labels if key_labels is not None else [""] * keys,
+                rotation=90,
+                fontsize=7,
+            )
+            show_rows = query_labels is not None and head == 0
+            ax.set_yticks(range(queries), query_labels if show_rows else [""] * queries, fontsize=7)
+            if row == 0:
+                ax.set_title(f"head {head}", fontsize=9)
+            if head == 0 and row_names is not None:
+                ax.set_ylabel(row_names[row], fontsize=9)
+    figure.colorbar(image, ax=axes, fraction=0.02, pad=0.02)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_bars(
+    values: dict[str, float],
+    *,
+    errors: dict[str, float] | None = None,
+    reference: float | None = None,
+    reference_label: str = "baseline",
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+) -> plt.Axes:
+    """One bar per name ({name: value}), with optional error bars ({name: spread}) and a dashed
+    horizontal line at `reference` (a baseline, or the score with nothing removed)."""
+    if not values:
+        raise ValueError("values is empty: give {name: value}")
+    unknown = set(errors or {}) - set(values)
+    if unknown:
+        raise ValueError(f"errors for names that have no value: {sorted(unknown)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, 0.75 * len(values) + 2), 3.4))
+    names = list(values)
+    spreads = [errors.get(name, 0.0) for name in names] if errors else None
+    ax.bar(
+        range(len(names)),
+        [values[name] for name in names],
+        yerr=spreads,
+        capsize=4,
+        color="tab:blue",
+        alpha=0.8,
+    )
+    ax.set_xticks(
+        range(len(names)),
+        names,
+        rotation=30 if len(names) > 4 else 0,
+        ha="right" if len(names) > 4 else "center",
+    )
+    if reference is not None:
+        ax.axhline(reference, color="tab:red", linestyle="--", label=reference_label)
+        ax.legend()
+    ax.set(ylabel=ylabel, title=title)
+    return ax
+
+
+def plot_position_bias(
+    distances: Sequence[int], bias: torch.Tensor | np.ndarray, *, title: str | None = None
+) -> plt.Axes:
+    """A learned relative position bias (T5): bias (heads, len(distances)), what each head adds
+    to the score of a key `distance` positions from the query (key - query), as a heatmap."""
+    if isinstance(bias, torch.Tensor):
+        bias = bias.detach().float().cpu().numpy()
+    bias = np.asarray(bias)
+    if bias.ndim != 2 or bias.shape[1] != len(distances):
+        raise ValueError(
+            f"bias must be (heads, {len(distances)}) for {len(distances)} distances, got shape "
+            f"{tuple(bias.shape)}"
+        )
+    _, ax = plt.subplots(figsize=(8, 0.5 * bias.shape[0] + 1.4))
+    limit = float(np.abs(bias).max()) or 1.0
+    image = ax.imshow(
+        bias,
+        cmap="coolwarm",
+        vmin=-limit,
+        vmax=limit,
+        aspect="auto",
+        extent=(distances[0] - 0.5, distances[-1] + 0.5, bias.shape[0] - 0.5, -0.5),
+    )
+    ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="added to the score")
+    ax.set(
+        xlabel="relative position of the key (key - query)",
+        ylabel="head",
+        yticks=range(bias.shape[0]),
+        title=title,
+    )
     return ax

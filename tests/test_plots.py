@@ -3,7 +3,16 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.plots import plot_attention, plot_history, plot_mask, smooth
+from course_lib.plots import (
+    plot_attention,
+    plot_bars,
+    plot_heads,
+    plot_history,
+    plot_losses,
+    plot_mask,
+    plot_position_bias,
+    smooth,
+)
 from course_lib.training import History
 
 
@@ -66,3 +75,44 @@ def test_plot_mask_draws_allowed_cells_darker_and_refuses_non_boolean_masks():
         plot_mask(mask.int())
     with pytest.raises(ValueError, match="pick one sentence"):
         plot_mask(mask[None])
+
+
+def test_plot_losses_draws_one_line_per_run_and_refuses_empty_runs():
+    runs = {
+        "a": History(steps=[1, 2, 3], losses=[3.0, 2.0, 1.0]),
+        "b": History(steps=[1, 2], losses=[2.0, 1.5]),
+    }
+    ax = plot_losses(runs)
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="no loss recorded for \\['b'\\]"):
+        plot_losses({"a": runs["a"], "b": History()})
+
+
+def test_plot_heads_draws_a_grid_and_explains_bad_shapes():
+    weights = torch.softmax(torch.randn(2, 3, 4, 5), dim=-1)
+    figure = plot_heads(weights, list("abcd"), list("vwxyz"), row_names=["layer 0", "layer 1"])
+    assert len(figure.axes) == 2 * 3 + 1  # the maps and one colour bar
+    assert figure.axes[0].get_title() == "head 0" and figure.axes[3].get_ylabel() == "layer 1"
+    plt.close(figure)
+    with pytest.raises(ValueError, match="must be 4-D"):
+        plot_heads(weights[0])
+    with pytest.raises(ValueError, match="key_labels has 2 labels for 5 positions"):
+        plot_heads(weights, key_labels=["a", "b"])
+
+
+def test_plot_bars_draws_values_errors_and_the_reference():
+    ax = plot_bars({"x": 1.0, "y": 2.0}, errors={"y": 0.5}, reference=1.5, title="t")
+    assert [patch.get_height() for patch in ax.patches] == [1.0, 2.0]
+    assert ax.get_lines()[-1].get_ydata()[0] == 1.5
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="no value"):
+        plot_bars({"x": 1.0}, errors={"z": 1.0})
+
+
+def test_plot_position_bias_checks_the_shape():
+    ax = plot_position_bias(range(-3, 4), torch.randn(2, 7), title="bias")
+    assert ax.get_title() == "bias"
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="bias must be \\(heads, 7\\)"):
+        plot_position_bias(range(-3, 4), torch.randn(2, 6))
