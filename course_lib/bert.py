@@ -25,6 +25,7 @@ from torch import nn
 
 from . import packages
 from .data import IGNORE_INDEX
+from .multi_head_attention import recording_weights
 from .pretraining_data import trimmed
 from .training import evaluating
 from .transformer import EncoderLayer
@@ -206,6 +207,15 @@ class BertForPretraining(nn.Module):
         self.mlm_bias.copy_(reference.cls.predictions.decoder.bias)
         self.nsp_head.load_state_dict(reference.cls.seq_relationship.state_dict())
         return self
+
+
+@torch.no_grad()
+def attention_maps(encoder: Bert, ids, padding=None, segments=None) -> torch.Tensor:
+    """The attention weights of every layer for a batch: ids (batch, seq) -> (layers, batch,
+    heads, seq, seq), row i of a map being where token i looks (padding gets weight 0)."""
+    with recording_weights([layer.self_attention for layer in encoder.layers]) as kept:
+        encoder(ids, segments, padding)
+    return torch.stack([weights[-1] for weights in kept]).cpu()
 
 
 def mean_pool(states: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:

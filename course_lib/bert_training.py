@@ -171,11 +171,13 @@ def cross_validate(
     *,
     device=None,
     seed: int = 0,
+    histories: list | None = None,
     **recipe_changes,
 ) -> list[float]:
     """For each fold: a fresh classifier from `make_classifier()`, fine-tuned with
     `training.FINE_TUNING_RECIPE` changed by `recipe_changes` (epochs and lr at least) on the
-    other folds, then its accuracy on the fold. ids, padding (n, seq)."""
+    other folds, then its accuracy on the fold. ids, padding (n, seq). Each fold's training
+    `History` is appended to `histories` when a list is given (for a loss curve)."""
     recipe = adjusted(FINE_TUNING_RECIPE, **recipe_changes)
     device = device or choose_device()
     labels_tensor = torch.tensor(labels)
@@ -189,7 +191,7 @@ def cross_validate(
         batches = text.ClassificationBatches(
             ids, padding, labels_tensor, train_rows, recipe["batch_size"]
         )
-        train(
+        history = train(
             model,
             batches,
             classification_loss,
@@ -197,6 +199,8 @@ def cross_validate(
             device=device,
             desc=f"fold {fold + 1} of {len(every_fold)}",
         )
+        if histories is not None:
+            histories.append(history)
         test_rows = (fold_tensor == fold).nonzero().flatten()
         test_ids, test_padding = text.trimmed(ids, padding, test_rows)
         with evaluating(model):

@@ -107,7 +107,7 @@ def draw_seq2seq_attention(
     ax.text(x + 0.2, 2.6, "query: the\ndecoder state", fontsize=8)
     _arrow(ax, (right, 4.25), (x + 0.3, 4.9), color="#c0392b", connectionstyle="arc3,rad=-0.2")
     ax.text(right + 0.4, 4.75, "context", fontsize=8, color="#c0392b")
-    _box(ax, x - 0.1, 4.9, 1.2, 0.8, "linear +\nsoftmax", "output", fontsize=8)
+    _box(ax, x - 0.1, 4.9, 1.2, 0.8, "combine,\noutput", "output", fontsize=8)
     _arrow(ax, (x + 0.5, 2.0), (x + 0.7, 4.9))
     ax.text(x + 0.5, 5.9, "next word", ha="center", fontsize=9)
     ax.set_title("an encoder-decoder with attention: every decoder step looks at every source word")

@@ -10,6 +10,8 @@ head axis added.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -151,3 +153,31 @@ class MultiHeadAttentionSeq2SeqGRU(AttentionSeq2SeqGRU):
         context, weights = self.attention(decoder_states, encoder_outputs, encoder_outputs, mask)
         combined = torch.tanh(self.combine(torch.cat([context, decoder_states], dim=-1)))
         return combined, weights
+
+
+@contextmanager
+def recording_weights(modules: list[MultiHeadAttention]):
+    """Within the block, every module of `modules` runs its readable path (the fast one returns
+    no weights) and keeps the weights (batch, heads, Lq, Lk) of each call: yields one list per
+    module, filled as the model runs. The modules' settings are restored afterwards.
+
+    >>> with recording_weights([layer.self_attention for layer in encoder.layers]) as kept:
+    ...     encoder(ids)   # kept[0][-1]: the first layer's weights of this call
+    """
+    kept = [[] for _ in modules]
+    fast = [module.fast for module in modules]
+    handles = []
+    for module, weights in zip(modules, kept, strict=True):
+        module.fast = False
+        handles.append(
+            module.register_forward_hook(
+                lambda module, inputs, output, weights=weights: weights.append(output[1])
+            )
+        )
+    try:
+        yield kept
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, setting in zip(modules, fast, strict=True):
+            module.fast = setting

@@ -310,3 +310,86 @@ def plot_position_bias(
         title=title,
     )
     return ax
+
+
+def plot_grouped_bars(
+    series: dict[str, dict[str, float]],
+    *,
+    baselines: dict[str, float] | None = None,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+) -> plt.Axes:
+    """Bars side by side for several series over the same names: {series: {name: value}} (e.g.
+    {"pretrained": {"translate": 94.7, ...}, "from scratch": {...}}), with an optional baseline per
+    name drawn as a black line across its group."""
+    if not series:
+        raise ValueError("series is empty: give {series name: {name: value}}")
+    names = list(next(iter(series.values())))
+    for label, values in series.items():
+        if list(values) != names:
+            raise ValueError(
+                f"every series needs the same names in the same order: {label!r} has "
+                f"{list(values)}, the first has {names}"
+            )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(5, 1.1 * len(names) * len(series) ** 0.5 + 2), 3.6))
+    width = 0.8 / len(series)
+    for k, (label, values) in enumerate(series.items()):
+        offsets = np.arange(len(names)) - 0.4 + width * (k + 0.5)
+        ax.bar(offsets, [values[name] for name in names], width, label=label)
+    if baselines:
+        for position, name in enumerate(names):
+            if name in baselines:
+                ax.hlines(
+                    baselines[name],
+                    position - 0.45,
+                    position + 0.45,
+                    color="black",
+                    linewidth=2,
+                    label="baseline" if position == 0 else None,
+                )
+    ax.set_xticks(range(len(names)), names)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_similarity(
+    matrix: torch.Tensor | np.ndarray,
+    labels: Sequence[str],
+    *,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Axes:
+    """A square matrix of cosine similarities (n, n) between n labelled items, values printed in
+    the cells."""
+    if isinstance(matrix, torch.Tensor):
+        matrix = matrix.detach().float().cpu().numpy()
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or len(labels) != len(matrix):
+        raise ValueError(
+            f"matrix must be square with one label per row: got shape {tuple(matrix.shape)} and "
+            f"{len(labels)} labels"
+        )
+    if ax is None:
+        size = 1.2 + 0.9 * len(labels)
+        _, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(matrix, cmap="magma", vmin=min(0.0, float(matrix.min())), vmax=1.0)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="cosine similarity")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if matrix[i, j] < 0.6 else "black",
+            )
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    if title:
+        ax.set_title(title)
+    return ax

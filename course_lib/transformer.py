@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import causal_mask, padding_mask
-from .multi_head_attention import MultiHeadAttention
+from .multi_head_attention import MultiHeadAttention, recording_weights
 
 
 def positional_encoding(max_len: int, d_model: int) -> torch.Tensor:
@@ -342,6 +342,31 @@ class TranslationTransformer(nn.Module):
             if finished.all():
                 break
         return tokens[:, 1:]
+
+
+@torch.no_grad()
+def attention_maps(
+    model: TranslationTransformer, source, source_lengths, target_input
+) -> dict[str, torch.Tensor]:
+    """Every attention weight of one forward pass, for the first sentence of the batch:
+    {"encoder self-attention": (layers, heads, S, S), "decoder self-attention": (layers, heads,
+    T, T), "cross-attention": (layers, heads, T, S)}, with S and T the padded source and target
+    lengths (on the readable attention path, which returns the weights)."""
+    kinds = {
+        "encoder self-attention": [layer.self_attention for layer in model.encoder_layers],
+        "decoder self-attention": [layer.self_attention for layer in model.decoder_layers],
+        "cross-attention": [layer.cross_attention for layer in model.decoder_layers],
+    }
+    modules = [module for group in kinds.values() for module in group]
+    with recording_weights(modules) as kept:
+        model(source, source_lengths, target_input)
+    by_module = {
+        id(module): weights[-1][0].cpu() for module, weights in zip(modules, kept, strict=True)
+    }
+    return {
+        kind: torch.stack([by_module[id(module)] for module in group])
+        for kind, group in kinds.items()
+    }
 
 
 def decoder_self_attention_mask(target_lengths: torch.Tensor, target_len: int) -> torch.Tensor:

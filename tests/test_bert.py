@@ -425,3 +425,17 @@ def test_untied_mlm_scores_are_refused():
 
     with pytest.raises(check.CheckFailed, match="tied weights"):
         check.bert_for_pretraining(Renamed)
+
+
+def test_attention_maps_of_the_encoder_ignore_padding_and_sum_to_one():
+    torch.manual_seed(0)
+    encoder = bert_module.Bert(
+        bert_module.BertConfig(vocab_size=30, hidden=16, layers=2, heads=2, d_ff=32)
+    )
+    encoder.eval()
+    ids = torch.randint(5, 30, (2, 6))
+    padding = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    maps = bert_module.attention_maps(encoder, ids, padding)
+    assert maps.shape == (2, 2, 2, 6, 6)  # (layers, batch, heads, seq, seq)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 2, 2, 6))
+    assert maps[:, 1, :, :, 4:].abs().max() == 0  # nobody looks at the second sentence's padding

@@ -6,11 +6,13 @@ import torch
 from course_lib.plots import (
     plot_attention,
     plot_bars,
+    plot_grouped_bars,
     plot_heads,
     plot_history,
     plot_losses,
     plot_mask,
     plot_position_bias,
+    plot_similarity,
     smooth,
 )
 from course_lib.training import History
@@ -116,3 +118,22 @@ def test_plot_position_bias_checks_the_shape():
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="bias must be \\(heads, 7\\)"):
         plot_position_bias(range(-3, 4), torch.randn(2, 6))
+
+
+def test_plot_grouped_bars_draws_every_series_and_the_baselines():
+    ax = plot_grouped_bars(
+        {"a": {"x": 1.0, "y": 2.0}, "b": {"x": 3.0, "y": 4.0}}, baselines={"x": 0.5, "y": 1.0}
+    )
+    assert [patch.get_height() for patch in ax.patches] == [1.0, 2.0, 3.0, 4.0]
+    assert len(ax.collections) == 2  # one baseline line per group
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="same names in the same order"):
+        plot_grouped_bars({"a": {"x": 1.0}, "b": {"y": 1.0}})
+
+
+def test_plot_similarity_writes_each_value_and_needs_a_square_matrix():
+    ax = plot_similarity(torch.tensor([[1.0, 0.25], [0.25, 1.0]]), ["a", "b"], title="t")
+    assert [text.get_text() for text in ax.texts] == ["1.00", "0.25", "0.25", "1.00"]
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="square with one label per row"):
+        plot_similarity(torch.ones(2, 3), ["a", "b"])

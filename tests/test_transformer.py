@@ -290,3 +290,21 @@ def test_the_assembled_translator_is_the_torch_stack_with_embeddings(norm_first)
         )
     )
     torch.testing.assert_close(model(source, lengths, target), expected, atol=ATOL, rtol=ATOL)
+
+
+def test_attention_maps_returns_every_layer_and_head_with_masks_respected():
+    torch.manual_seed(0)
+    model = reference.TranslationTransformer(
+        20, 20, d_model=16, num_heads=2, num_layers=2, d_ff=32, fast=True
+    ).eval()
+    source = torch.randint(4, 20, (2, 6))
+    target = torch.randint(4, 20, (2, 5))
+    maps = reference.attention_maps(model, source, torch.tensor([4, 6]), target)
+    assert maps["encoder self-attention"].shape == (2, 2, 6, 6)
+    assert maps["decoder self-attention"].shape == (2, 2, 5, 5)
+    assert maps["cross-attention"].shape == (2, 2, 5, 6)
+    for weights in maps.values():
+        torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
+    assert maps["cross-attention"][..., 4:].abs().max() == 0  # the first sentence has 4 tokens
+    assert maps["decoder self-attention"].triu(diagonal=1).abs().max() == 0  # causal
+    assert all(module.fast for module in model.modules() if hasattr(module, "fast"))
