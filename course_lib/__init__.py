@@ -9,7 +9,8 @@ order the course meets them (a module imports only modules above it in this list
     distributed           data-parallel training under torchrun                  every notebook
     training              the loop `fit`, schedules, recipes, `evaluating`        every notebook
     metrics               every score and its trivial baseline                    every notebook
-    plots                 loss curves, attention heatmaps, accuracy by length     every notebook
+    plots                 loss curves, attention heatmaps, masks, bars, bias       every notebook
+    diagrams              architecture figures: seq2seq, Transformer, BERT, T5    notebooks 02-07
     timing                fair timings (warm-up, median, in turns)                notebooks 01, 03
     softmax               scores to probabilities                                 notebook 00
     translation_data      English -> French number and date phrases               notebook 01
@@ -27,7 +28,7 @@ order the course meets them (a module imports only modules above it in this list
     t5_data               five text-to-text tasks, span corruption, mixtures      notebook 07
     t5                    T5: RMSNorm, relative position bias, loss, generation   notebook 07
     t5_training           T5's training and its GLUE-style table                  notebook 07
-    hugging_face          a collate function for transformers models              notebook 08
+    hugging_face          collate, pairs for map, a word tokenizer for pipelines  notebooks 08, 08b
     check                 one checker per graded exercise (`check.softmax(...)`)  every notebook
 
 Apart from the appendix, `course_lib.machinery` holds what instructors and maintainers use:

@@ -16,7 +16,7 @@ states (batch, seq, hidden); pooled (batch, hidden).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import packages
-from .data import IGNORE_INDEX
+from .data import IGNORE_INDEX, load_checkpoint, save_checkpoint, stable_hash
 from .multi_head_attention import recording_weights
 from .pretraining_data import trimmed
 from .training import evaluating
@@ -141,27 +141,31 @@ class Bert(nn.Module):
     @torch.no_grad()
     def load_from_transformers(self, reference) -> Bert:
         """Copy the weights of a `transformers.BertModel` with the same sizes."""
-        embeddings = reference.embeddings
-        self.embeddings.tokens.weight.copy_(embeddings.word_embeddings.weight)
-        self.embeddings.segments.weight.copy_(embeddings.token_type_embeddings.weight)
-        self.embeddings.positions.weight.copy_(embeddings.position_embeddings.weight)
-        self.embeddings.norm.load_state_dict(embeddings.LayerNorm.state_dict())
-        for ours, theirs in zip(self.layers, reference.encoder.layer, strict=True):
-            attention = ours.self_attention
-            for mine, their in (
-                (attention.query_projection, theirs.attention.self.query),
-                (attention.key_projection, theirs.attention.self.key),
-                (attention.value_projection, theirs.attention.self.value),
-                (attention.output_projection, theirs.attention.output.dense),
-                (ours.feed_forward.linear1, theirs.intermediate.dense),
-                (ours.feed_forward.linear2, theirs.output.dense),
-            ):
-                mine.load_state_dict(their.state_dict())
-            ours.norm1.load_state_dict(theirs.attention.output.LayerNorm.state_dict())
-            ours.norm2.load_state_dict(theirs.output.LayerNorm.state_dict())
-        if reference.pooler is not None:
-            self.pooler.load_state_dict(reference.pooler.dense.state_dict())
+        for ours, theirs in _matching_modules(self, reference):
+            ours.load_state_dict(theirs.state_dict())
         return self
+
+
+def _matching_modules(ours: Bert, reference):
+    """(our module, its twin in a `transformers.BertModel`) for every module with weights: each
+    pair has the same state-dict keys and shapes, so weights copy either way."""
+    embeddings = reference.embeddings
+    yield ours.embeddings.tokens, embeddings.word_embeddings
+    yield ours.embeddings.segments, embeddings.token_type_embeddings
+    yield ours.embeddings.positions, embeddings.position_embeddings
+    yield ours.embeddings.norm, embeddings.LayerNorm
+    for layer, theirs in zip(ours.layers, reference.encoder.layer, strict=True):
+        attention = layer.self_attention
+        yield attention.query_projection, theirs.attention.self.query
+        yield attention.key_projection, theirs.attention.self.key
+        yield attention.value_projection, theirs.attention.self.value
+        yield attention.output_projection, theirs.attention.output.dense
+        yield layer.feed_forward.linear1, theirs.intermediate.dense
+        yield layer.feed_forward.linear2, theirs.output.dense
+        yield layer.norm1, theirs.attention.output.LayerNorm
+        yield layer.norm2, theirs.output.LayerNorm
+    if reference.pooler is not None:
+        yield ours.pooler, reference.pooler.dense
 
 
 class BertForPretraining(nn.Module):
@@ -207,6 +211,52 @@ class BertForPretraining(nn.Module):
         self.mlm_bias.copy_(reference.cls.predictions.decoder.bias)
         self.nsp_head.load_state_dict(reference.cls.seq_relationship.state_dict())
         return self
+
+
+@torch.no_grad()
+def to_transformers(model: BertForPretraining):
+    """The same masked-language model as a `transformers.BertForMaskedLM` (its encoder, the MLM
+    transform and bias, the tied output weights; the NSP head has no place there), ready for
+    `save_pretrained` and `pipeline("fill-mask")`."""
+    transformers = packages.require("transformers", "transformers==5.24.0")
+    config = model.bert.config
+    theirs = transformers.BertForMaskedLM(
+        transformers.BertConfig(
+            vocab_size=config.vocab_size,
+            hidden_size=config.hidden,
+            num_hidden_layers=config.layers,
+            num_attention_heads=config.heads,
+            intermediate_size=config.d_ff,
+            max_position_embeddings=config.max_len,
+            type_vocab_size=config.segments,
+            layer_norm_eps=config.norm_eps,
+            pad_token_id=config.pad_id,
+            hidden_act="gelu",
+        )
+    ).eval()
+    for ours, their in _matching_modules(model.bert, theirs.bert):
+        their.load_state_dict(ours.state_dict())
+    transform = theirs.cls.predictions.transform
+    transform.dense.load_state_dict(model.mlm_transform[0].state_dict())
+    transform.LayerNorm.load_state_dict(model.mlm_transform[2].state_dict())
+    theirs.cls.predictions.bias.copy_(model.mlm_bias)
+    theirs.tie_weights()  # the output layer is the token embedding matrix, as in ours
+    return theirs
+
+
+def save_model(model: BertForPretraining, name: str, vocabulary: list[str]) -> None:
+    """Keep a pretrained BERT for a later notebook (06 -> 08), with the vocabulary it reads."""
+    save_checkpoint(name, model, asdict(model.bert.config), stable_hash("\n".join(vocabulary)))
+
+
+def load_model(name: str, vocabulary: list[str], device=None) -> BertForPretraining | None:
+    """A model kept by `save_model`, or None when none was saved for this vocabulary."""
+    checkpoint = load_checkpoint(name, stable_hash("\n".join(vocabulary)))
+    if checkpoint is None:
+        return None
+    model = BertForPretraining(BertConfig(**checkpoint["config"]))
+    model.load_state_dict(checkpoint["state"])
+    return model.to(device or "cpu").eval()
 
 
 @torch.no_grad()

@@ -8,10 +8,13 @@ Shapes: a batch is a dict of tensors: input_ids and attention_mask (batch, seq) 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import packages
 from .data import pad
 
 
@@ -58,3 +61,32 @@ class MeanPoolingClassifier(nn.Module):
         if labels is None:
             return {"logits": logits}
         return {"loss": F.cross_entropy(logits, labels), "logits": logits}
+
+
+def save_word_tokenizer(vocabulary: list[str], folder) -> None:
+    """A `transformers` tokenizer for a word-level vocabulary (notebook 06's facts: [PAD] [UNK]
+    [CLS] [SEP] [MASK], then one entry per word), saved into `folder` beside a model, so that
+    `pipeline(..., model=folder)` finds both. Words are lower-cased and split at spaces and
+    punctuation, accents kept; a word outside the vocabulary becomes [UNK]."""
+    transformers = packages.require("transformers", "transformers==5.24.0")
+    tokenizer = transformers.BertTokenizer(
+        vocab={word: index for index, word in enumerate(vocabulary)},
+        do_lower_case=True,
+        strip_accents=False,
+    )
+    tokenizer.save_pretrained(Path(folder))
+
+
+def without_log_lines(trainer):
+    """`trainer` with its progress bar kept but the dict of numbers it prints at every logging
+    step gone (`Trainer` logs the loss every `logging_steps`, which is how a notebook gets a loss
+    curve from `trainer.state.log_history`). Returns the trainer."""
+    transformers = packages.require("transformers", "transformers==5.24.0")
+
+    class ProgressBarOnly(transformers.ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass  # the numbers stay in state.log_history
+
+    if trainer.pop_callback(transformers.ProgressCallback) is not None:
+        trainer.add_callback(ProgressBarOnly)
+    return trainer

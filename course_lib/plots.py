@@ -5,6 +5,7 @@ bar charts beside a baseline, and a learned relative position bias. (Architectur
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -219,9 +220,10 @@ def plot_heads(
         for head in range(heads):
             ax = axes[row, head]
             image = ax.imshow(weights[row, head], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+            show_columns = key_labels is not None and row == rows - 1  # under the last row only
             ax.set_xticks(
                 range(keys),
-                key_labels if key_labels is not None else [""] * keys,
+                key_labels if show_columns else [""] * keys,
                 rotation=90,
                 fontsize=7,
             )
@@ -268,15 +270,22 @@ def plot_bars(
     )
     ax.set_xticks(
         range(len(names)),
-        names,
-        rotation=30 if len(names) > 4 else 0,
-        ha="right" if len(names) > 4 else "center",
+        [_wrapped(name) for name in names],
+        rotation=30 if len(names) > 6 else 0,
+        ha="right" if len(names) > 6 else "center",
     )
     if reference is not None:
         ax.axhline(reference, color="tab:red", linestyle="--", label=reference_label)
         ax.legend()
     ax.set(ylabel=ylabel, title=title)
     return ax
+
+
+def _wrapped(label: str, width: int = 16) -> str:
+    """A bar's label on several short lines, so that neighbouring labels do not overlap."""
+    return "\n".join(
+        textwrap.fill(line, width, break_long_words=False) for line in label.split("\n")
+    )
 
 
 def plot_position_bias(
@@ -349,7 +358,7 @@ def plot_grouped_bars(
                     linewidth=2,
                     label="baseline" if position == 0 else None,
                 )
-    ax.set_xticks(range(len(names)), names)
+    ax.set_xticks(range(len(names)), [_wrapped(name) for name in names])
     ax.set(ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
     return ax

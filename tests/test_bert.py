@@ -439,3 +439,40 @@ def test_attention_maps_of_the_encoder_ignore_padding_and_sum_to_one():
     assert maps.shape == (2, 2, 2, 6, 6)  # (layers, batch, heads, seq, seq)
     torch.testing.assert_close(maps.sum(-1), torch.ones(2, 2, 2, 6))
     assert maps[:, 1, :, :, 4:].abs().max() == 0  # nobody looks at the second sentence's padding
+
+
+def test_to_transformers_gives_the_same_masked_lm_scores_and_reloads(tmp_path):
+    torch.manual_seed(0)
+    config = bert_module.BertConfig(
+        vocab_size=40, hidden=16, layers=2, heads=2, d_ff=32, max_len=16, dropout=0.0
+    )
+    model = bert_module.BertForPretraining(config).eval()
+    with torch.no_grad():
+        model.mlm_bias.normal_()  # a non-zero bias, so that copying it is tested
+    theirs = bert_module.to_transformers(model)
+    ids = torch.randint(5, 40, (2, 7))
+    segments = torch.tensor([[0] * 4 + [1] * 3, [0] * 7])
+    expected = model(ids, segments)[0]
+    torch.testing.assert_close(
+        theirs(input_ids=ids, token_type_ids=segments).logits, expected, atol=1e-5, rtol=0
+    )
+    theirs.save_pretrained(tmp_path)
+    reloaded = transformers.BertForMaskedLM.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(
+        reloaded(input_ids=ids, token_type_ids=segments).logits, expected, atol=1e-5, rtol=0
+    )
+
+
+def test_save_and_load_model_need_the_same_vocabulary(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    model = bert_module.BertForPretraining(
+        bert_module.BertConfig(vocab_size=7, hidden=8, layers=1, heads=2, d_ff=16, max_len=8)
+    )
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]
+    bert_module.save_model(model, "tiny", vocabulary)
+    loaded = bert_module.load_model("tiny", vocabulary)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), loaded.state_dict().values(), strict=True)
+    )
+    assert bert_module.load_model("tiny", [*vocabulary[:-1], "c"]) is None

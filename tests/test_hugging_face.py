@@ -248,3 +248,32 @@ def test_trainer_trains_the_mean_pooling_classifier():
     trainer.train()
     scores = trainer.evaluate()
     assert 0.0 <= scores["eval_accuracy"] <= 1.0 and "eval_loss" in scores
+
+
+def test_save_word_tokenizer_reads_whole_words_and_unknowns(tmp_path):
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "the", "côte"]
+    hf.save_word_tokenizer(vocabulary, tmp_path)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    assert tokenizer("The côte [MASK] nowhere.").input_ids == [2, 6, 7, 4, 1, 5, 3]
+
+
+def test_without_log_lines_keeps_a_progress_bar_that_prints_no_logs():
+    model = transformers.BertForSequenceClassification(
+        transformers.BertConfig(
+            vocab_size=20,
+            hidden_size=8,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=16,
+        )
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        arguments = transformers.TrainingArguments(output_dir=folder, report_to=[])
+        trainer = hf.without_log_lines(transformers.Trainer(model=model, args=arguments))
+    bars = [
+        c
+        for c in trainer.callback_handler.callbacks
+        if isinstance(c, transformers.ProgressCallback)
+    ]
+    assert len(bars) == 1 and type(bars[0]).__name__ == "ProgressBarOnly"
+    assert bars[0].on_log(arguments, None, None, logs={"loss": 1.0}) is None

@@ -137,3 +137,12 @@ def test_plot_similarity_writes_each_value_and_needs_a_square_matrix():
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="square with one label per row"):
         plot_similarity(torch.ones(2, 3), ["a", "b"])
+
+
+def test_bar_labels_are_wrapped_so_that_neighbours_do_not_overlap():
+    ax = plot_bars({"loss on the summary only": 1.0, "first 9 words": 2.0})
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "loss on the\nsummary only",
+        "first 9 words",
+    ]
+    plt.close(ax.figure)

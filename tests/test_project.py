@@ -158,3 +158,13 @@ def test_every_solutions_notebook_has_a_catalogue_entry_naming_its_graded_exerci
 def test_readme_counts_the_graded_exercises_of_the_catalogue():
     count = sum(len(entry.exercises) for entry in CATALOG)
     assert f"({count} graded exercises in all)" in (COURSE_ROOT / "README.md").read_text()
+
+
+def test_every_notebook_from_01_on_shows_at_least_two_figures():
+    for path in sorted((COURSE_ROOT / "solutions").glob("0[1-8]*.ipynb")):
+        images = sum(
+            "image/png" in output.get("data", {})
+            for cell in read_notebook_json(path)["cells"]
+            for output in cell.get("outputs", [])
+        )
+        assert images >= 2, f"{path.name} shows {images} figure(s) when executed"

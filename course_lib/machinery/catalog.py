@@ -38,7 +38,9 @@ CATALOG = (
         "RNN baselines",
         "RNN, GRU and LSTM steps from scratch (parity with `torch.nn`), the vanishing gradient, "
         "a GRU encoder–decoder of your own (teacher forcing, greedy decoding) on English→French "
-        "number phrases and its length bottleneck, sequential cost",
+        "number phrases and its length bottleneck, sequential cost timed, and the cost per layer "
+        "of recurrence, convolution and self-attention (operations, sequential steps, path "
+        "length)",
         {
             "rnn-cell-step": "RNN step",
             "gru-cell-step": "GRU step",
@@ -50,8 +52,8 @@ CATALOG = (
         "02_attention",
         "Attention",
         "scaled dot-product and additive attention, padding and causal masks (drawn), the three "
-        "kinds of attention, the GRU translator's decoder step with attention and its greedy "
-        "loop, attention heatmaps",
+        "kinds of attention, the encoder–decoder with attention drawn, the GRU translator's "
+        "decoder step with attention and its greedy loop, attention heatmaps",
         {
             "scaled-dot-product-attention": "scaled dot-product attention",
             "padding-mask": "padding mask",
@@ -65,7 +67,7 @@ CATALOG = (
         "Multi-head attention",
         "split/merge heads, `MultiHeadAttention` (parity with `torch.nn.MultiheadAttention`, "
         "fast path), heads as an axis vs a loop (timed), per-head heatmaps of a trained "
-        "translator",
+        "translator, and each head silenced in turn (its cost in exact match, charted)",
         {
             "split-heads": "split heads",
             "merge-heads": "merge heads",
@@ -77,11 +79,12 @@ CATALOG = (
     Entry(
         "04_transformer",
         "The Transformer",
-        "sinusoidal positional encoding, the residual connection with its layer norm (post-norm "
-        "and pre-norm), the feed-forward block, encoder and decoder layers and the assembled "
-        "encoder–decoder built by the learner (equal to `torch.nn.Transformer` with copied "
-        "weights), warm-up, label smoothing, greedy and beam search, BLEU, its date errors "
-        "traced to their cause",
+        "sinusoidal positional encoding, both layers drawn (post-norm and pre-norm), layer norm by "
+        "hand against batch norm, the residual connection with its layer norm, the feed-forward "
+        "block, encoder and decoder layers and the assembled encoder–decoder built by the learner "
+        "(equal to `torch.nn.Transformer` with copied weights), the masks drawn, warm-up, label "
+        "smoothing, greedy and beam search, BLEU, every attention of the trained model (per layer "
+        "and head), its date errors traced to their cause in the cross-attention",
         {
             "positional-encoding": "positional encoding",
             "sublayer-connection": "residual connection",
@@ -139,9 +142,11 @@ CATALOG = (
     Entry(
         "06_bert_pretraining",
         "BERT pretraining",
-        "transfer learning (feature-based vs fine-tuning) and the word2vec → T5 timeline, a "
-        "WordPiece tokenizer, BERT's input built by you (the sentence pair and its segments, the "
-        "token + segment + position embeddings), MLM masking, the masked-LM loss and NSP pairs, "
+        "transfer learning (feature-based vs fine-tuning) and the word2vec → T5 timeline, "
+        "word2vec trained with gensim (neighbours, analogies) against MiniLM's contextual vectors "
+        "for one word in two senses, a WordPiece tokenizer, BERT's input drawn and built by you "
+        "(the sentence pair and its segments, the token + segment + position embeddings), MLM "
+        "masking, the masked-LM loss and NSP pairs, "
         "a BERT (parity with `transformers`) pretrained with whole-fact masking on 344 facts "
         "about countries, filling in held-out sentences, and fine-tuned on a question-candidate "
         "pair task for countries the fine-tuning never shows: pretrained against from scratch, "
@@ -159,17 +164,21 @@ CATALOG = (
         "06b_bert_real_weights",
         "BERT with real weights",
         "the real MiniLM checkpoint in the course's BERT (matches `transformers.BertModel`), "
-        "frozen features + logistic regression against fine-tuning with a classifier of your "
-        "own, on 200 review sentences; the real model beside notebook 06's on its facts task",
+        "model sizes (BERT-base, DistilBERT, MiniLM), its heads measured (previous token, special "
+        "tokens, broad) and drawn, three formats of fine-tuning, frozen features + logistic "
+        "regression against fine-tuning with a classifier of your own, on 200 review sentences "
+        "(loss curves per fold); the real model beside notebook 06's on its facts task",
         {"mean-pool": "mean pooling", "bert-classifier": "the fine-tuning classifier"},
     ),
     Entry(
         "07_t5_multitask",
         "T5 multitask",
-        "text-to-text framing of five tasks built from offline data, a Unigram tokenizer with "
+        "text-to-text framing of five tasks built from offline data (drawn), GLUE's tasks and "
+        "metrics, a Unigram tokenizer with "
         "sentinels, span corruption and salient spans, a T5 (relative position bias, RMSNorm, no "
         "biases; parity with `transformers`), pretrained with span corruption on sentences that "
-        "state facts about countries, filling in the facts of sentences it never read",
+        "state facts about countries, filling in the facts of sentences it never read, its "
+        "learned position bias as heatmaps",
         {
             "format_example": "prefix formatting",
             "span_corruption": "span corruption",
@@ -202,7 +211,9 @@ CATALOG = (
         "(offsets, special tokens, training one), `datasets` (`map`, `filter`, formats) and "
         "sentence pairs tokenised for `map`, a collate function equal to "
         "`DataCollatorWithPadding`, `compute_metrics` (accuracy, F1) and `Trainer` fine-tuning "
-        "over 5 folds, save and reload",
+        "over 5 folds, save and reload; `fill-mask` on notebook 06's own BERT exported to "
+        "`transformers`, a classification pipeline on the fine-tuned model, `load_dataset` on "
+        "local CSV and JSON files, the loop by hand with `accelerate`",
         {
             "tokenize-pairs": "sentence pairs for map",
             "collate": "collate",
