@@ -9,6 +9,7 @@ flows between them. Each function returns the figure; a notebook shows it.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -81,8 +82,16 @@ def draw_seq2seq_attention(
         _box(ax, x, 1.2, 1.0, 0.8, "GRU", "rnn")
         if i:
             _arrow(ax, (x - 0.4, 1.6), (x, 1.6))
-        _arrow(ax, (x + 0.5, 2.0), (x + 0.5, 3.65), color="#c0392b", style="-")
-    ax.text(encoder_x[0], 2.3, "encoder states $h_1 \\dots h_n$", fontsize=8, color="#c0392b")
+        _arrow(ax, (x + 0.5, 2.0), (x + 0.5, 3.65), color="#c0392b")
+        ax.text(x + 0.58, 2.35, f"$e_{{{i + 1}}}$", fontsize=9, color="#c0392b")
+    ax.text(
+        encoder_x[0],
+        3.1,
+        "encoder outputs $e_j$: keys and values",
+        fontsize=8,
+        color="#c0392b",
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+    )
     # attention: a bar over the encoder states, feeding the current decoder step
     left, right = encoder_x[0] + 0.2, encoder_x[-1] + 0.8
     _box(
@@ -91,8 +100,8 @@ def draw_seq2seq_attention(
         3.65,
         right - left,
         0.8,
-        "attention: score each $h_i$ against the decoder state,\n"
-        "softmax, weighted sum of the $h_i$",
+        "attention: score each $e_j$ against the decoder state $s$,\n"
+        "softmax, weighted sum of the $e_j$: the context",
         "attention",
         fontsize=8,
     )
@@ -104,11 +113,12 @@ def draw_seq2seq_attention(
         _arrow(ax, (x - 0.4 if j else encoder_x[-1] + 1.0, 1.6), (x, 1.6))
     x = decoder_x[step]
     _arrow(ax, (x + 0.5, 2.0), (right, 3.9), color="#2c3e50", connectionstyle="arc3,rad=0.2")
-    ax.text(x + 0.2, 2.6, "query: the\ndecoder state", fontsize=8)
-    _arrow(ax, (right, 4.25), (x + 0.3, 4.9), color="#c0392b", connectionstyle="arc3,rad=-0.2")
-    ax.text(right + 0.4, 4.75, "context", fontsize=8, color="#c0392b")
+    ax.text(x - 1.3, 2.1, "query: the\ndecoder state $s$", fontsize=8, color="#2c3e50")
     _box(ax, x - 0.1, 4.9, 1.2, 0.8, "combine,\noutput", "output", fontsize=8)
-    _arrow(ax, (x + 0.5, 2.0), (x + 0.7, 4.9))
+    _arrow(ax, (right, 4.25), (x - 0.1, 5.3), color="#c0392b", connectionstyle="arc3,rad=-0.2")
+    ax.text(right + 0.4, 4.75, "context", fontsize=8, color="#c0392b")
+    _arrow(ax, (x + 0.8, 2.0), (x + 0.8, 4.9))
+    ax.text(x + 0.9, 3.3, "$s$", fontsize=9)
     ax.text(x + 0.5, 5.9, "next word", ha="center", fontsize=9)
     ax.set_title("an encoder-decoder with attention: every decoder step looks at every source word")
     return figure
@@ -285,13 +295,15 @@ def draw_text_to_text(examples: Sequence[tuple[str, str]]) -> plt.Figure:
     _box(ax, 6.6, 0.3, 1.8, height - 0.6, "T5\n(one model,\none loss)", "output", fontsize=10)
 
     def short(text, limit):
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+        """At most two lines of about limit / 2 characters, "…" where the text is cut."""
+        text = text if len(text) <= limit else text[: limit - 1] + "…"
+        return textwrap.fill(text, width=limit // 2 + 2, max_lines=2, placeholder="…")
 
     for i, (source, target) in enumerate(examples):
         y = height - 1.0 - 1.1 * i
-        _box(ax, 0.1, y, 6.0, 0.75, short(source, 52), "embed", fontsize=8)
+        _box(ax, 0.1, y, 6.0, 0.75, short(source, 110), "embed", fontsize=7)
         _arrow(ax, (6.1, y + 0.37), (6.6, height / 2), color="#777777")
-        _box(ax, 8.9, y, 5.9, 0.75, short(target, 48), "feed_forward", fontsize=8)
+        _box(ax, 8.9, y, 5.9, 0.75, short(target, 100), "feed_forward", fontsize=7)
         _arrow(ax, (8.4, height / 2), (8.9, y + 0.37), color="#777777")
     ax.set_title("text to text: the prefix names the task, the answer is text")
     return figure

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .training import History
 
@@ -180,7 +181,7 @@ def plot_losses(
     ax.set(xlabel="step", ylabel="training loss (moving average)", title=title)
     if log_loss:
         ax.set_yscale("log")
-    ax.legend()
+    ax.legend(loc="upper right")  # loss curves start high on the left
     return ax
 
 
@@ -305,6 +306,7 @@ def plot_position_bias(
     limit = float(np.abs(bias).max()) or 1.0
     image = ax.imshow(
         bias,
+        interpolation="nearest",  # one block per distance, even when there are hundreds
         cmap="coolwarm",
         vmin=-limit,
         vmax=limit,
@@ -312,6 +314,7 @@ def plot_position_bias(
         extent=(distances[0] - 0.5, distances[-1] + 0.5, bias.shape[0] - 0.5, -0.5),
     )
     ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="added to the score")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(
         xlabel="relative position of the key (key - query)",
         ylabel="head",
