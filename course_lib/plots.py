@@ -16,6 +16,13 @@ from matplotlib.ticker import MaxNLocator
 from .training import History
 
 
+def _as_array(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A tensor (on any device, with or without gradient) or array-like as a NumPy array."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().float().cpu().numpy()
+    return np.asarray(values)
+
+
 def smooth(values: Sequence[float], window: int) -> np.ndarray:
     """Moving average over the last `window` values (shorter at the start), same length."""
     values = np.asarray(values, dtype=float)
@@ -77,9 +84,7 @@ def plot_attention(
 
     Labels, if given, must match the number of rows (queries) and columns (keys).
     """
-    if isinstance(weights, torch.Tensor):
-        weights = weights.detach().float().cpu().numpy()
-    weights = np.asarray(weights)
+    weights = _as_array(weights)
     if weights.ndim != 2:
         raise ValueError(
             f"weights must be 2-D (num_queries, num_keys), got shape {tuple(weights.shape)}: "
@@ -195,9 +200,7 @@ def plot_heads(
 ) -> plt.Figure:
     """A grid of attention maps, weights (rows, heads, num_queries, num_keys): one row per layer
     (or per kind of attention), one column per head, on one colour scale from 0 to 1."""
-    if isinstance(weights, torch.Tensor):
-        weights = weights.detach().float().cpu().numpy()
-    weights = np.asarray(weights)
+    weights = _as_array(weights)
     if weights.ndim != 4:
         raise ValueError(
             f"weights must be 4-D (rows, heads, num_queries, num_keys), got shape "
@@ -294,9 +297,7 @@ def plot_position_bias(
 ) -> plt.Axes:
     """A learned relative position bias (T5): bias (heads, len(distances)), what each head adds
     to the score of a key `distance` positions from the query (key - query), as a heatmap."""
-    if isinstance(bias, torch.Tensor):
-        bias = bias.detach().float().cpu().numpy()
-    bias = np.asarray(bias)
+    bias = _as_array(bias)
     if bias.ndim != 2 or bias.shape[1] != len(distances):
         raise ValueError(
             f"bias must be (heads, {len(distances)}) for {len(distances)} distances, got shape "
@@ -376,9 +377,7 @@ def plot_similarity(
 ) -> plt.Axes:
     """A square matrix of cosine similarities (n, n) between n labelled items, values printed in
     the cells."""
-    if isinstance(matrix, torch.Tensor):
-        matrix = matrix.detach().float().cpu().numpy()
-    matrix = np.asarray(matrix)
+    matrix = _as_array(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or len(labels) != len(matrix):
         raise ValueError(
             f"matrix must be square with one label per row: got shape {tuple(matrix.shape)} and "
