@@ -360,11 +360,9 @@ def attention_maps(
     modules = [module for group in kinds.values() for module in group]
     with recording_weights(modules) as kept:
         model(source, source_lengths, target_input)
-    by_module = {
-        id(module): weights[-1][0].cpu() for module, weights in zip(modules, kept, strict=True)
-    }
+    in_order = iter(kept)  # one list of weights per module, in the order of `modules`
     return {
-        kind: torch.stack([by_module[id(module)] for module in group])
+        kind: torch.stack([next(in_order)[-1][0].cpu() for _ in group])
         for kind, group in kinds.items()
     }
 
