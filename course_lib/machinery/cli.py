@@ -1,7 +1,7 @@
 """The command line, `python -m course_lib COMMAND`, for authors, instructors and graders.
 
 build-notebooks [--check]     generate notebooks/ from solutions/ (or check it is in sync)
-grade PATH [--json F] [--csv F] [--timeout S] [--notebook NAME]
+grade PATH [--json F] [--csv F] [--timeout S] [--max-seconds S] [--memory 4G] [--notebook NAME]
                               grade one submission or a folder of them
 run [NOTEBOOK ...] [--inplace] execute the solutions notebooks headless, one at a time, timed
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .authoring import AuthoringError, build_notebooks
 from .execution import execute_notebook
-from .grading import format_result, grade, write_csv, write_json
+from .grading import DEFAULT_MEMORY, format_result, grade, parse_memory, write_csv, write_json
 from .paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
 
 
@@ -52,12 +52,18 @@ def _grade(args: argparse.Namespace) -> int:
         if value and not Path(value).resolve().parent.is_dir():
             print(f"error: {option} {value}: its folder does not exist", file=sys.stderr)
             return 2
+    try:
+        parse_memory(args.memory)
+    except ValueError as error:
+        print(f"error: --memory {args.memory}: {error}", file=sys.stderr)
+        return 2
     outputs = {Path(path).resolve() for path in (args.json, args.csv) if path}
     results = grade(
         target,
         Path(args.solutions),
         cell_timeout=args.timeout,
         max_seconds=args.max_seconds,
+        memory=args.memory,
         notebook_name=args.notebook,
         exclude=outputs,
         on_result=lambda result: print(format_result(result), flush=True),
@@ -133,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     grade.add_argument(
         "--max-seconds", type=_seconds, default=1800, help="seconds per submission (%(default)s)"
+    )
+    grade.add_argument(
+        "--memory",
+        default=DEFAULT_MEMORY,
+        help="memory cap per grading kernel, e.g. 4G or 512M; 0 for none (%(default)s)",
     )
     grade.add_argument("--notebook", help="course notebook name, if it can't be told from files")
     grade.set_defaults(handler=_grade)

@@ -33,19 +33,27 @@ GRADING_ENV_VAR = "COURSE_LIB_GRADING"  # set inside grading kernels (so grading
 
 
 class ThisPythonKernelSpecs(KernelSpecManager):
-    """Every kernel name resolves to an IPython kernel of the running interpreter."""
+    """Every kernel name resolves to an IPython kernel of the running interpreter (with a memory
+    cap of `memory_bytes` when set: see `limited_kernel`)."""
+
+    memory_bytes: int = 0
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        launcher = ["ipykernel_launcher"]
+        if self.memory_bytes:
+            launcher = ["course_lib.machinery.limited_kernel", str(self.memory_bytes)]
         return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            argv=[sys.executable, "-m", *launcher, "-f", "{connection_file}"],
             display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (course)",
             language="python",
             resource_dir="",
         )
 
 
-def kernel_manager() -> KernelManager:
-    return KernelManager(kernel_name="python3", kernel_spec_manager=ThisPythonKernelSpecs())
+def kernel_manager(memory_bytes: int = 0) -> KernelManager:
+    specs = ThisPythonKernelSpecs()
+    specs.memory_bytes = memory_bytes
+    return KernelManager(kernel_name="python3", kernel_spec_manager=specs)
 
 
 def kernel_environment(**extra: str) -> dict[str, str]:
@@ -71,8 +79,14 @@ class CellRun:
 class Kernel:
     """A Python kernel in its own process, started in `cwd`, for running untrusted cells."""
 
-    def __init__(self, cwd: Path, env: dict[str, str] | None = None, startup_timeout: float = 60):
-        self.manager = kernel_manager()
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 60,
+        memory_bytes: int = 0,
+    ):
+        self.manager = kernel_manager(memory_bytes)
         # The kernel's own stdout and stderr are dropped: cell output arrives as messages, and a
         # cell writing straight to file descriptor 1 must not mix into the grader's report.
         self.manager.start_kernel(
@@ -107,7 +121,7 @@ class Kernel:
                 _kill_children(self.manager)
                 self.manager.shutdown_kernel(now=True)
 
-    def run(self, code: str, timeout: float) -> CellRun:
+    def run(self, code: str, timeout: float, store_history: bool = True) -> CellRun:
         """Execute `code`; come back within about `timeout` + INTERRUPT_GRACE_SECONDS seconds.
 
         A cell counts as "ok" only when the kernel's reply says so: an error the kernel could
@@ -122,7 +136,7 @@ class Kernel:
                 evalue="the kernel had stopped before this cell ran",
             )
         message_id = self.client.execute(
-            code, store_history=True, allow_stdin=False, stop_on_error=False
+            code, store_history=store_history, allow_stdin=False, stop_on_error=False
         )
         result = CellRun(status="ok")
         pieces: deque[str] = deque()

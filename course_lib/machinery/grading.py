@@ -8,36 +8,51 @@ For each submission the grader:
    that was edited or deleted is restored), and cells tagged `grader-skip` (slow demos, training)
    are left out;
 4. runs them in a fresh kernel in a scratch folder, one cell at a time, with a per-cell timeout,
-   going on after errors; when a cell kills the kernel (or ignores the timeout) the kernel is
-   restarted, the cells that ran before are replayed, and grading goes on without that cell;
-5. gives each exercise its points when its check cell ran without error, and otherwise the check's
-   message (which names the likely mistake) as feedback.
+   a time limit for the whole submission and a memory cap, going on after errors; when a cell
+   kills the kernel (or ignores the timeout) the kernel is restarted, the cells that ran before
+   are replayed, and grading goes on without that cell;
+5. gives each exercise its points only when the grader's own copy of its check passed and said so
+   in a line signed with a key the submission never saw (`kernel_guard`), and otherwise the
+   check's message (which names the likely mistake) as feedback;
+6. ends every process the submission started before anything is reported, and flags signs of
+   tampering or shortcuts in its code (`flags`) for the instructor.
 
-It is not a security sandbox: a submission runs with the grader's rights. Grade untrusted work in
-a container or as an unprivileged user.
+The kernel imports the course from a copy made for each submission, so a submission cannot change
+the instructor's files through `course_lib`. It is still not a security sandbox: a submission runs
+with the grader's rights. Grade untrusted work in a container or as an unprivileged user; the
+README states what the grader protects against and what it does not.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
+import io
 import json
 import os
+import secrets
 import shutil
+import stat
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+import psutil
 
+from ..data import cache_dir
 from .authoring import cell_source, grading_metadata, read_notebook_json
 from .execution import GRADING_ENV_VAR, CellRun, Kernel, kernel_environment
+from .flags import Cell, flags_for
+from .kernel_guard import PASS_MARK, TAMPER_MARK, pass_line
 from .paths import SOLUTIONS_DIR
 
 SKIP_TAG = "grader-skip"  # cell tag: the grader does not run this cell
-CHECK_PREAMBLE = (
-    "import course_lib.check as check\n"  # the real checks, even if `check` was rebound
-)
+DEFAULT_MEMORY = "4G"  # memory cap of each grading kernel (`--memory`)
+COURSE_PACKAGE = Path(__file__).resolve().parents[1]  # course_lib, copied for each submission
+SETUP_TIMEOUT = 120.0  # seconds for a kernel to import the checkers
 MAX_SUBMISSION_BYTES = 50_000_000
 MAX_KERNEL_RESTARTS = 3
 MAX_FEEDBACK_CHARS = 1_000  # feedback is for people (and spreadsheet cells): keep it short
@@ -118,6 +133,7 @@ class SubmissionResult:
     exercises: list[ExerciseResult] = field(default_factory=list)
     error: str | None = None  # set when the submission could not be graded at all
     seconds: float = 0.0
+    flags: list[str] = field(default_factory=list)  # signs of tampering, for the instructor
 
     @property
     def score(self) -> float:
@@ -207,6 +223,16 @@ class Step:
     label: str  # "cell 7", or a solution's grade_id
     exercise: Exercise | None = None  # set for check steps
     run: CellRun | None = None
+    nonce: str = ""  # check steps: what the signed pass line must carry
+    solution: bool = False  # the learner's exercise (solution) cell
+
+
+def check_step(exercise: Exercise) -> Step:
+    """A check step: the kernel guard runs the grader's copy of the check, loaded before any of
+    the submission's cells, and signs a pass with this step's nonce."""
+    nonce = secrets.token_hex(8)
+    code = f"__course_grader__.run({exercise.grade_id!r}, {nonce!r})"
+    return Step(code, exercise.grade_id, exercise, nonce=nonce)
 
 
 def plan_steps(submission: dict, notebook: CourseNotebook) -> list[Step]:
@@ -225,18 +251,16 @@ def plan_steps(submission: dict, notebook: CourseNotebook) -> list[Step]:
         grade_id = metadata.get("grade_id")
         if isinstance(grade_id, str) and grade_id in by_id:
             if last_check[grade_id] == index:
-                steps.append(
-                    Step(CHECK_PREAMBLE + by_id[grade_id].source, grade_id, by_id[grade_id])
-                )
+                steps.append(check_step(by_id[grade_id]))
                 cell_ids.append(cell.get("id"))
                 placed.add(grade_id)
             continue
         tags = cell.get("metadata", {}).get("tags") or []
         if SKIP_TAG in tags or cell.get("id") in notebook.skipped_cell_ids:
             continue
-        solution = metadata.get("solution") and isinstance(grade_id, str)
+        solution = bool(metadata.get("solution")) and isinstance(grade_id, str)
         label = grade_id if solution else f"cell {index}"
-        steps.append(Step(cell_source(cell), label))
+        steps.append(Step(cell_source(cell), label, solution=solution))
         cell_ids.append(cell.get("id"))
     for exercise in notebook.exercises:  # put back deleted check cells
         if exercise.grade_id in placed:
@@ -247,7 +271,7 @@ def plan_steps(submission: dict, notebook: CourseNotebook) -> list[Step]:
                 exercise.previous_cell_id and cell_ids[i] == exercise.previous_cell_id
             ):
                 position = i + 1
-        steps.insert(position, Step(CHECK_PREAMBLE + exercise.source, exercise.grade_id, exercise))
+        steps.insert(position, check_step(exercise))
         cell_ids.insert(position, None)
     return steps
 
@@ -255,22 +279,55 @@ def plan_steps(submission: dict, notebook: CourseNotebook) -> list[Step]:
 # ---- running and scoring ---------------------------------------------------------------------
 
 
-def run_steps(steps: list[Step], workdir: Path, cell_timeout: float, max_seconds: float) -> None:
-    """Run every step, recovering from dead kernels by restarting and replaying earlier cells."""
-    started = time.monotonic()
+class GraderSetupError(Exception):
+    """The grader could not prepare a kernel (a memory cap too small, a broken install)."""
+
+
+@dataclass
+class KernelSetup:
+    """How each grading kernel of one submission starts: in `workdir`, importing the course from
+    a copy (`environment`'s PYTHONPATH), under a memory cap, and with the grader's setup cell run
+    before any of the submission's cells (the checks and the signing key: `kernel_guard`)."""
+
+    workdir: Path
+    environment: dict[str, str]
+    memory_bytes: int
+    key: str
+    checks: dict[str, str]
+
+    def start(self) -> Kernel:
+        kernel = Kernel(self.workdir, self.environment, memory_bytes=self.memory_bytes)
+        code = (
+            "def __course_grader_setup__():\n"
+            "    from course_lib.machinery import kernel_guard\n"
+            f"    return kernel_guard.install({self.key!r}, {self.checks!r}, globals())\n"
+            "__course_grader__ = __course_grader_setup__()\n"
+            "del __course_grader_setup__\n"
+        )
+        run = kernel.run(code, SETUP_TIMEOUT, store_history=False)  # the key stays out of In[]
+        if run.status != "ok":
+            kernel.shutdown()
+            detail = f"{run.ename}: {run.evalue}" if run.ename else run.status
+            raise GraderSetupError(f"the grader could not prepare its kernel ({detail})")
+        return kernel
+
+
+def run_steps(steps: list[Step], setup: KernelSetup, cell_timeout: float, max_seconds: float):
+    """Run every step, recovering from dead kernels by restarting and replaying earlier cells.
+
+    No cell runs past the submission's time limit: the last one gets what is left of it."""
+    deadline = time.monotonic() + max_seconds
     restarts = 0
-    environment = kernel_environment(**{GRADING_ENV_VAR: "1"})
-    kernel = Kernel(workdir, environment)
+    kernel = setup.start()
     try:
         for index, step in enumerate(steps):
-            if time.monotonic() - started > max_seconds:
-                step.run = CellRun(
-                    "skipped",
-                    "TimeLimit",
-                    f"grading stopped after the {max_seconds:g} s time limit",
-                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                step.run = CellRun("skipped", "TimeLimit", _time_limit_message(max_seconds))
                 continue
-            step.run = kernel.run(step.code, cell_timeout)
+            step.run = kernel.run(step.code, min(cell_timeout, remaining))
+            if step.run.status == "timeout" and remaining < cell_timeout:
+                step.run.evalue = _time_limit_message(max_seconds)
             if step.run.kernel_alive:
                 continue
             if step.run.ename == "KernelDead" and index > 0:
@@ -285,8 +342,7 @@ def run_steps(steps: list[Step], workdir: Path, cell_timeout: float, max_seconds
                         "skipped", "KernelDead", "not run: the kernel died too many times"
                     )
                 return
-            kernel = Kernel(workdir, environment)
-            deadline = started + max_seconds
+            kernel = setup.start()
             if not _replay(kernel, steps[: index + 1], cell_timeout, deadline):
                 for later in steps[index + 1 :]:
                     later.run = CellRun(
@@ -301,6 +357,10 @@ def run_steps(steps: list[Step], workdir: Path, cell_timeout: float, max_seconds
         kernel.shutdown()
 
 
+def _time_limit_message(max_seconds: float) -> str:
+    return f"grading stopped at the submission's time limit of {max_seconds:g} s (--max-seconds)"
+
+
 def _replay(kernel: Kernel, done: list[Step], cell_timeout: float, deadline: float) -> bool:
     """Re-run the learner's cells that completed before a kernel died, in a new kernel."""
     for step in done:
@@ -313,16 +373,38 @@ def _replay(kernel: Kernel, done: list[Step], cell_timeout: float, deadline: flo
     return True
 
 
-def score(steps: list[Step], cell_timeout: float) -> list[ExerciseResult]:
-    """Points and feedback for every exercise, in course order."""
+def _signed(run: CellRun, step: Step, key: str) -> bool:
+    """Did the grader's copy of the check print the pass line signed for this very step?"""
+    return pass_line(key, step.exercise.grade_id, step.nonce) in run.output.splitlines()
+
+
+def _guard_lines(output: str) -> tuple[str, list[str]]:
+    """The cell's output without the guard's lines, and what the guard said it put back."""
+    kept, restored = [], []
+    for line in output.splitlines():
+        if line.startswith(TAMPER_MARK):
+            restored.append(line.removeprefix(TAMPER_MARK).strip().rstrip("⟧").strip())
+        elif not line.startswith(PASS_MARK):
+            kept.append(line)
+    return "\n".join(kept), restored
+
+
+def score(
+    steps: list[Step], cell_timeout: float, key: str, flags: list[str] | None = None
+) -> list[ExerciseResult]:
+    """Points and feedback for every exercise, in course order. A check earns its points only
+    with its signed pass line; what the guard had to put back is added to `flags`."""
     results = []
     for position, step in enumerate(steps):
         exercise = step.exercise
         if exercise is None:
             continue
         run = step.run
-        if run.status == "ok":
-            verdicts = [line for line in run.output.splitlines() if line.startswith("✅")]
+        output, restored = _guard_lines(run.output)
+        if flags is not None:
+            flags += [f"{exercise.grade_id}: the grader put back {what}" for what in restored]
+        if run.status == "ok" and _signed(run, step, key):
+            verdicts = [line for line in output.splitlines() if line.startswith("✅")]
             summary = verdicts[-1].removeprefix("✅").strip() if verdicts else "passed"
             results.append(
                 ExerciseResult(
@@ -330,7 +412,15 @@ def score(steps: list[Step], cell_timeout: float) -> list[ExerciseResult]:
                 )
             )
             continue
-        feedback = _explain(run, cell_timeout, checking=True)
+        if run.status == "ok":  # the cell raised nothing, yet the check never signed a pass
+            feedback = (
+                "the check did not report a result to the grader (does the notebook change "
+                "printing, exceptions or IPython's hooks?)"
+            )
+            if flags is not None:
+                flags.append(f"{exercise.grade_id}: the check finished without its signed report")
+        else:
+            feedback = _explain(run, cell_timeout, checking=True)
         learner_trouble = [
             f"your cell '{earlier.label}' {_explain(earlier.run, cell_timeout, checking=False)}"
             for earlier in steps[:position]
@@ -370,6 +460,12 @@ def _explain(run: CellRun, cell_timeout: float, checking: bool) -> str:
         return run.evalue
     if run.ename == "CheckFailed":
         return run.evalue
+    if run.ename == "MemoryError" or "can't allocate memory" in run.evalue:
+        what = "the check" if checking else "the cell"
+        return (
+            f"{what} ran out of memory: the grader caps each kernel's memory (--memory); "
+            "an allocation beyond it fails"
+        )
     if run.ename == "NotImplementedError":
         return "not done yet: replace `raise NotImplementedError()` with your code"
     message = f"{run.ename}: {run.evalue}" if run.evalue else run.ename
@@ -378,18 +474,67 @@ def _explain(run: CellRun, cell_timeout: float, checking: bool) -> str:
     return message if checking else f"raised {message}"
 
 
+def parse_memory(text: str) -> int:
+    """Bytes from "4G", "512M", "1.5G" or a plain number of bytes; 0 or "none" for no cap."""
+    value = text.strip().upper().removesuffix("B")
+    if value in ("0", "NONE", ""):
+        return 0
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    scale = units.get(value[-1:], 1)
+    number = float(value[:-1] if value[-1:] in units else value)
+    if not number > 0 or number != number:
+        raise ValueError(f"a memory cap must be positive, such as 4G or 512M; got {text!r}")
+    return int(number * scale)
+
+
+class _Scratch:
+    """One submission's scratch space: a copy of the course package for its kernels to import
+    (read-only where permissions apply), and an empty working folder with the submission."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="course-grade-"))
+        self.course = self.root / "course"
+        self.workdir = self.root / "work"
+        self.workdir.mkdir()
+        shutil.copytree(COURSE_PACKAGE, self.course / "course_lib")
+        for folder, _, files in os.walk(self.course, topdown=False):
+            for name in files:
+                os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IRGRP)
+            os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+
+    def environment(self) -> dict[str, str]:
+        paths = [str(self.course), os.environ.get("PYTHONPATH", "")]
+        return kernel_environment(
+            **{
+                GRADING_ENV_VAR: "1",
+                "PYTHONPATH": os.pathsep.join(path for path in paths if path),
+                "COURSE_CACHE_DIR": str(cache_dir()),  # the datasets the notebooks build
+            }
+        )
+
+    def remove(self) -> None:
+        for folder, _, _ in os.walk(self.root):
+            try:
+                os.chmod(folder, stat.S_IRWXU)
+            except OSError:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 def grade_submission(
     path: Path,
     course: dict[str, CourseNotebook],
     *,
     cell_timeout: float = 120,
     max_seconds: float = 1800,
+    memory: str = DEFAULT_MEMORY,
     notebook_name: str | None = None,
     label: str | None = None,
 ) -> SubmissionResult:
     """Grade one submission; never raises for problems with the submission itself."""
     result = SubmissionResult(submission=safe_text(label or str(path)))
     started = time.monotonic()
+    before = _descendants()
     try:
         submission = read_submission(path)
         if notebook_name is not None and notebook_name not in course:
@@ -399,13 +544,30 @@ def grade_submission(
         result.notebook = notebook_name or identify_notebook(submission, path, course)
         notebook = course[result.notebook]
         steps = plan_steps(submission, notebook)
-        workdir = Path(tempfile.mkdtemp(prefix="course-grade-"))
+        result.flags = flags_for(
+            [Cell(step.label, step.code, step.solution) for step in steps if not step.exercise]
+        )
+        scratch = _Scratch()
+        key = secrets.token_hex(16)
         try:
-            shutil.copy(path, workdir / path.name)
-            run_steps(steps, workdir, cell_timeout, max_seconds)
+            shutil.copy(path, scratch.workdir / path.name)
+            setup = KernelSetup(
+                scratch.workdir,
+                scratch.environment(),
+                parse_memory(memory),
+                key,
+                {exercise.grade_id: exercise.source for exercise in notebook.exercises},
+            )
+            run_steps(steps, setup, cell_timeout, max_seconds)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        result.exercises = score(steps, cell_timeout)
+            ended = _end_processes_started_since(before)
+            if ended:
+                result.flags.append(
+                    f"{ended} process(es) started by the submission were still running after "
+                    "grading, and were ended"
+                )
+            scratch.remove()
+        result.exercises = score(steps, cell_timeout, key, result.flags)
     except SubmissionError as error:
         result.error = str(error)
         result.notebook = result.notebook or notebook_name or notebook_from_file_name(path, course)
@@ -418,6 +580,63 @@ def grade_submission(
         ]
     result.seconds = time.monotonic() - started
     return result
+
+
+# ---- processes a submission leaves behind ------------------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> bool:
+    """Make this process adopt the orphans of its descendants (Linux): a submission's process
+    that double-forks and calls setsid then stays in our tree, where the sweep finds it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _descendants() -> set[int]:
+    try:
+        return {child.pid for child in psutil.Process().children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def _end_processes_started_since(before: set[int], rounds: int = 5) -> int:
+    """Kill every descendant that was not there before grading began; return how many. Rounds
+    repeat until none is left, for processes that fork while being swept."""
+    ended = 0
+    for _ in range(rounds):
+        try:
+            found = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+        except psutil.Error:
+            return ended
+        found = [process for process in found if _running(process)]
+        if not found:
+            break
+        for process in found:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(found, timeout=5)
+        ended += len(found)
+        time.sleep(0.2)  # an orphan being re-parented to us appears a moment later
+    return ended
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        if process.status() == psutil.STATUS_ZOMBIE:
+            process.wait(timeout=0)  # reap it: it has already ended
+            return False
+        return True
+    except (psutil.Error, psutil.TimeoutExpired):
+        return False
 
 
 def find_submissions(target: Path, exclude: set[Path] = frozenset()) -> list[Path]:
@@ -441,12 +660,15 @@ def grade(
     *,
     cell_timeout: float = 120,
     max_seconds: float = 1800,
+    memory: str = DEFAULT_MEMORY,
     notebook_name: str | None = None,
     exclude: set[Path] = frozenset(),
     on_result=None,
 ) -> list[SubmissionResult]:
     """Grade a submission file or every submission in a folder, one after another."""
     refuse_inside_grading()
+    parse_memory(memory)  # a bad value fails before any grading
+    adopt_orphans()
     course = load_course(solutions_dir)
     if not course:
         raise FileNotFoundError(f"no solutions notebooks found in {solutions_dir}")
@@ -458,6 +680,7 @@ def grade(
             course,
             cell_timeout=cell_timeout,
             max_seconds=max_seconds,
+            memory=memory,
             notebook_name=notebook_name,
             label=label,
         )
@@ -484,6 +707,8 @@ def format_result(result: SubmissionResult) -> str:
     ]
     if result.error:
         lines.append(f"    error: {result.error}")
+    for flag in result.flags:
+        lines.append(f"    ⚠ flag: {flag}")
     width = max((len(item.exercise) for item in result.exercises), default=0)
     for item in result.exercises:
         mark = "✅" if item.passed else "❌"
@@ -494,9 +719,23 @@ def format_result(result: SubmissionResult) -> str:
     return "\n".join(lines)
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to a new file beside `path`, then rename it over `path`: a reader (or a
+    process racing the grader) sees the old report or the whole new one, never a mix."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.resolve().parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def write_json(results: list[SubmissionResult], path: Path) -> None:
     data = {"submissions": [result.to_dict() for result in results]}
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _spreadsheet_safe(value: str) -> str:
@@ -511,26 +750,28 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
         for item in result.exercises:
             if item.exercise not in exercises:
                 exercises.append(item.exercise)
-    header = ["submission", "notebook", "status", "score", "max_score", "error"]
+    header = ["submission", "notebook", "status", "score", "max_score", "error", "flags"]
     for name in exercises:
         header += [name, f"{name} feedback"]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for result in results:
-            by_name = {item.exercise: item for item in result.exercises}
-            row = [
-                result.submission,
-                result.notebook or "",
-                "error" if result.error else "graded",
-                _points(result.score),
-                _points(result.max_score),
-                result.error or "",
-            ]
-            for name in exercises:
-                item = by_name.get(name)
-                row += [_points(item.points), item.feedback] if item else ["", ""]
-            writer.writerow([_spreadsheet_safe(value) for value in row])
+    handle = io.StringIO()
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    for result in results:
+        by_name = {item.exercise: item for item in result.exercises}
+        row = [
+            result.submission,
+            result.notebook or "",
+            "error" if result.error else "graded",
+            _points(result.score),
+            _points(result.max_score),
+            result.error or "",
+            "; ".join(result.flags),
+        ]
+        for name in exercises:
+            item = by_name.get(name)
+            row += [_points(item.points), item.feedback] if item else ["", ""]
+        writer.writerow([_spreadsheet_safe(value) for value in row])
+    write_atomically(path, handle.getvalue())
 
 
 def refuse_inside_grading() -> None:
