@@ -101,7 +101,7 @@ def call_plainly(fn: Callable, name: str, where: str, signature: str, *args, **k
     """Call the learner's function on these very arguments (for checks whose arguments carry
     state across calls, such as a random generator); turn any exception into advice."""
     try:
-        return fn(*args, **kwargs)
+        return plain_tensors(fn(*args, **kwargs))
     except NotImplementedError:
         raise CheckFailed(
             f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code"
@@ -112,6 +112,20 @@ def call_plainly(fn: Callable, name: str, where: str, signature: str, *args, **k
         message = str(error).strip().rstrip(".")
         advice = advice_for_error(error, signature)
         raise CheckFailed(f"{where} raised {type(error).__name__}: {message}.{advice}") from error
+
+
+def plain_tensors(value: Any) -> Any:
+    """`value` with every tensor subclass (in tuples, lists and dicts too) turned into a plain
+    torch.Tensor on the same data, still on the autograd graph: a subclass could otherwise
+    answer the checker's own comparisons (`__torch_function__`)."""
+    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
+        with torch._C.DisableTorchFunctionSubclass():
+            return torch.Tensor.as_subclass(value, torch.Tensor)
+    if isinstance(value, (tuple, list)) and type(value) in (tuple, list):
+        return type(value)(plain_tensors(item) for item in value)
+    if type(value) is dict:
+        return {key: plain_tensors(item) for key, item in value.items()}
+    return value
 
 
 def advice_for_error(error: Exception, signature: str) -> str:

@@ -227,7 +227,10 @@ def _signs(tree: ast.AST, aliases: dict[str, str], cell: Cell) -> list[str]:
                 if _is_reference(path, defined):
                     signs.append(f"exercise cell subclasses the course's reference {path}")
     if cell.exercise:
+        inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
         for node in ast.walk(tree):
+            if id(node) in inner:
+                continue  # `course_lib.softmax` inside `course_lib.softmax.softmax`
             if isinstance(node, ast.Name) and node.id.lower() in defined:
                 continue  # the cell's own definition, not an import of the same name
             if isinstance(node, (ast.Attribute, ast.Name)) and isinstance(

@@ -316,9 +316,9 @@ def run_steps(steps: list[Step], setup: KernelSetup, cell_timeout: float, max_se
     """Run every step, recovering from dead kernels by restarting and replaying earlier cells.
 
     No cell runs past the submission's time limit: the last one gets what is left of it."""
-    deadline = time.monotonic() + max_seconds
     restarts = 0
     kernel = setup.start()
+    deadline = time.monotonic() + max_seconds  # starting the kernel does not count
     try:
         for index, step in enumerate(steps):
             remaining = deadline - time.monotonic()
@@ -421,6 +421,11 @@ def score(
                 flags.append(f"{exercise.grade_id}: the check finished without its signed report")
         else:
             feedback = _explain(run, cell_timeout, checking=True)
+        if run.status == "skipped":  # the reason covers the learner's cells too
+            results.append(
+                ExerciseResult(exercise.grade_id, 0.0, exercise.points, False, _shorten(feedback))
+            )
+            continue
         learner_trouble = [
             f"your cell '{earlier.label}' {_explain(earlier.run, cell_timeout, checking=False)}"
             for earlier in steps[:position]
@@ -457,15 +462,14 @@ def _explain(run: CellRun, cell_timeout: float, checking: bool) -> str:
             "ends the whole notebook"
         ).strip()
     if run.status == "skipped":
-        return run.evalue
+        return run.evalue if checking else f"was not run ({run.evalue})"
     if run.ename == "CheckFailed":
         return run.evalue
     if run.ename == "MemoryError" or "can't allocate memory" in run.evalue:
-        what = "the check" if checking else "the cell"
         return (
-            f"{what} ran out of memory: the grader caps each kernel's memory (--memory); "
-            "an allocation beyond it fails"
-        )
+            f"{subject} ran out of memory: the grader caps each kernel's memory (--memory), "
+            "and an allocation beyond the cap fails"
+        ).strip()
     if run.ename == "NotImplementedError":
         return "not done yet: replace `raise NotImplementedError()` with your code"
     message = f"{run.ename}: {run.evalue}" if run.evalue else run.ename

@@ -91,9 +91,14 @@ class _Snapshot:
 
     def _changes(self) -> list[str]:
         found = []
-        for name, module in self.modules.items():
-            if sys.modules.get(name) is not module:
-                found.append(f"sys.modules[{name!r}] was replaced or removed")
+        moved = [
+            name for name, module in self.modules.items() if sys.modules.get(name) is not module
+        ]
+        if moved:
+            roots = sorted({name.split(".")[0] for name in moved})
+            found.append(
+                f"sys.modules: {len(moved)} of its modules ({', '.join(roots)}) replaced or removed"
+            )
         for owner, label, entries in self.entries:
             namespace = owner.__dict__
             for attribute, value in entries.items():
