@@ -9,7 +9,7 @@ import math
 import torch
 
 from .. import attention as reference
-from .framework import Case, Mistake, passed, require_function, run_cases
+from .framework import Case, Mistake, passed, recognises, require_function, run_cases
 
 ATOL, RTOL = 1e-5, 1e-5
 NEG_INF = float("-inf")
@@ -163,6 +163,7 @@ def _diagnose_attention(got, expected, case: Case) -> str | None:
     return None
 
 
+@recognises(ATTENTION_MISTAKES)
 def scaled_dot_product_attention(learner_fn, *, seed: int = 0, n_random: int = 15) -> None:
     """Check `scaled_dot_product_attention(queries, keys, values, mask=None)`, which returns
     (output, weights)."""
@@ -207,6 +208,7 @@ PADDING_MISTAKES = [
 ]
 
 
+@recognises(PADDING_MISTAKES)
 def padding_mask(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
     """Check `padding_mask(valid_lens, num_keys) -> (batch, 1, num_keys)` boolean mask."""
     fn = require_function(learner_fn, "padding_mask")
@@ -254,6 +256,7 @@ CAUSAL_MISTAKES = [
 ]
 
 
+@recognises(CAUSAL_MISTAKES)
 def causal_mask(learner_fn) -> None:
     """Check `causal_mask(size) -> (size, size)` boolean mask, True where key <= query."""
     fn = require_function(learner_fn, "causal_mask")
@@ -387,6 +390,7 @@ def _translator_cases(seed: int, decode: bool) -> list[Case]:
     return cases
 
 
+@recognises(STEP_MISTAKES)
 def attention_decoder_step(learner_fn, *, seed: int = 0) -> None:
     """Check `attention_decoder_step(model, token, state, encoder_outputs, source_mask)` ->
     (logits, new state, weights) against `AttentionSeq2SeqGRU.decoder_step`."""
@@ -454,6 +458,7 @@ TRANSLATE_MISTAKES = [
 ]
 
 
+@recognises(TRANSLATE_MISTAKES)
 def translate(learner_fn, *, seed: int = 0) -> None:
     """Check `translate(model, source, source_lengths, max_len, bos_id, eos_id)` -> (ids (batch,
     steps), weights (batch, steps, source_len)) against the translator's greedy decoding."""

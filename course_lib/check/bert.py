@@ -25,6 +25,7 @@ from .framework import (
     Mistake,
     call_plainly,
     passed,
+    recognises,
     require_class,
     require_function,
     require_value_error,
@@ -81,6 +82,7 @@ def _share(part: torch.Tensor, whole: torch.Tensor) -> float:
     return part.sum().item() / max(whole.sum().item(), 1)
 
 
+@recognises()
 def mask_tokens(learner_fn) -> None:
     """Check BERT's MLM masking: 15% of the ordinary tokens chosen; of those 80% [MASK], 10% a
     random token, 10% unchanged; special tokens never chosen; labels = the original token at
@@ -238,6 +240,7 @@ def _documents() -> list[list[str]]:
     return [[f"doc{d} sentence{s}" for s in range(rng.randint(2, 9))] for d in range(8)]
 
 
+@recognises()
 def nsp_pair(learner_fn) -> None:
     """Check an NSP pair builder: A = documents[document][sentence]; label 0 with B the next
     sentence half of the time; label 1 with B a random sentence of another document otherwise;
@@ -382,6 +385,7 @@ def _pool_cases() -> list[Case]:
     return cases
 
 
+@recognises(POOL_MISTAKES)
 def mean_pool(learner_fn) -> None:
     """Check `mean_pool(states, padding) -> (batch, hidden)`."""
     fn = require_function(learner_fn, "mean_pool")
@@ -464,6 +468,7 @@ def _pair_tokenizers():
     return {"MiniLM's tokenizer": minilm}
 
 
+@recognises(PAIR_MISTAKES)
 def encode_pair(learner_fn) -> None:
     """Check `encode_pair(tokenizer, first, second) -> (ids, segment ids)` against the MiniLM
     tokenizer's own pair encoding."""
@@ -557,6 +562,7 @@ EMBEDDING_MISTAKES = [
 ]
 
 
+@recognises(EMBEDDING_MISTAKES)
 def bert_embeddings(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `BertEmbeddings(config)` against the course's (equal to
     `transformers`' BertEmbeddings with the same weights): tokens, segments, positions, norm,
@@ -631,6 +637,7 @@ MLM_LOSS_MISTAKES = [
 ]
 
 
+@recognises(MLM_LOSS_MISTAKES)
 def masked_lm_loss(learner_fn) -> None:
     """Check `masked_lm_loss(mlm_scores, labels)`: the mean cross-entropy over the positions whose
     label is not -100."""
@@ -721,6 +728,7 @@ HEADS_MISTAKES = [
 ]
 
 
+@recognises(HEADS_MISTAKES)
 def bert_for_pretraining(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `BertForPretraining(config)` (the MLM head with tied weights and the
     NSP head on top of the course's `Bert`) against the course's, equal to `transformers`'
@@ -844,6 +852,7 @@ CLASSIFIER_MISTAKES = [
 ]
 
 
+@recognises(CLASSIFIER_MISTAKES)
 def bert_classifier(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `BertClassifier` (the course's `Bert`, a pooled sentence vector,
     dropout, a linear layer) against the course's with copied weights, both poolings, in

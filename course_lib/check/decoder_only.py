@@ -18,6 +18,7 @@ from .framework import (
     call_learner,
     call_plainly,
     passed,
+    recognises,
     require_function,
     run_cases,
     run_module_cases,
@@ -117,6 +118,7 @@ def _loss_mask_cases() -> list[Case]:
     return cases
 
 
+@recognises(HARD_CODED_ID_MISTAKES, LOSS_MASK_MISTAKES)
 def summary_loss_mask(learner_fn) -> None:
     """Check `summary_loss_mask(ids, sep_id, pad_id) -> (batch, seq)` bool."""
     fn = require_function(learner_fn, "summary_loss_mask")
@@ -234,6 +236,7 @@ GENERATE_CASES = [  # (prompt, max_new_tokens, eos_id): both endings, <eos> and 
 ]
 
 
+@recognises(GENERATE_MISTAKES)
 def generate(learner_fn) -> None:
     """Check `generate(model, prompt, max_new_tokens, eos_id) -> new token ids (n,)` on a
     scripted stand-in model (`ScriptedLM`)."""
@@ -340,6 +343,7 @@ GPT_BLOCK_MISTAKES = [
 ]
 
 
+@recognises(GPT_BLOCK_MISTAKES)
 def gpt_block(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `GPTBlock(d_model, num_heads, d_ff, dropout)` against the course's
     (the blocks of `DecoderOnlyLM`, itself equal to torch.nn's layers with a causal mask)."""
@@ -428,6 +432,7 @@ GPT_MISTAKES = [
 ]
 
 
+@recognises(GPT_MISTAKES)
 def gpt_model(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `GPT` (embedding, positions, GPT blocks, final norm, output layer)
     against the course's `DecoderOnlyLM` with copied weights, in evaluation and training mode."""
@@ -500,6 +505,7 @@ def _expected(logits, temperature, top_k) -> torch.Tensor:
     return torch.softmax(kept / temperature, dim=-1).double()
 
 
+@recognises()
 def sample_next_token(learner_fn, *, seed: int = 0) -> None:
     """Check `sample_next_token(logits, temperature, top_k, generator)` statistically: tokens
     outside the top k are never drawn; the frequencies match softmax(top-k logits / temperature)
@@ -597,6 +603,7 @@ TOP_P_MISTAKES = [
 ]
 
 
+@recognises(TOP_P_MISTAKES)
 def sample_top_p(learner_fn, *, seed: int = 0) -> None:
     """Check `sample_top_p(logits, p, generator)` statistically: tokens outside the nucleus are
     never drawn, the frequencies match the renormalised nucleus within FREQUENCY_TOLERANCE over
@@ -792,6 +799,7 @@ def _variant_sets(implementation) -> list[set[int]] | None:
         return None
 
 
+@recognises(NGRAM_MISTAKES)
 def repeated_ngram_tokens(learner_fn) -> None:
     """Check `repeated_ngram_tokens(ids, n) -> list[int]`: the tokens that would complete an
     n-gram already in `ids` (compared as sets: order and repeats do not matter). A wrong answer is
@@ -956,6 +964,7 @@ def _summarizer_cases() -> list[Case]:
     return cases
 
 
+@recognises(SUMMARIZER_LOSS_MISTAKES)
 def summarizer_loss(learner_fn) -> None:
     """Check `summarizer_loss(model, batch, sep_id, weighted=True)` against the course's, on a
     small model (eval mode, no dropout), both settings of `weighted`, two sets of special ids."""

@@ -11,6 +11,8 @@ and only then falls back to "expected X, got Y at index ...".
 from __future__ import annotations
 
 import copy
+import inspect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,6 +200,115 @@ def first_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
     )
 
 
+def shape_sentence(got: tuple, expected: tuple) -> str:
+    """A shape mismatch in words, naming the likely cause where the shapes show it."""
+    base = f"the shape is {got} where {expected} was expected"
+    if len(got) == len(expected) and sorted(got) == sorted(expected):
+        moved = [axis for axis in range(len(got)) if got[axis] != expected[axis]]
+        if len(moved) == 2:
+            a, b = moved
+            return (
+                f"{base}: axes {a} and {b} are swapped (a transpose missing or one too many, or "
+                "the sizes in a reshape or permute in the wrong order)"
+            )
+        return f"{base}: the same axes in another order (check the order in permute/reshape)"
+    if len(got) == len(expected) - 1:
+        for axis in range(len(expected)):
+            if expected[:axis] + expected[axis + 1 :] == got:
+                return (
+                    f"{base}: axis {axis} (of size {expected[axis]}) is missing: a sum, mean or "
+                    "max without keepdim=True, or a squeeze too many?"
+                )
+    if len(got) == len(expected) + 1:
+        for axis in range(len(got)):
+            if got[:axis] + got[axis + 1 :] == expected:
+                size = got[axis]
+                what = "an extra axis of size 1" if size == 1 else f"an extra axis of size {size}"
+                return (
+                    f"{base}: {what} at position {axis}: an unsqueeze, keepdim=True or indexing "
+                    "with None too many?"
+                )
+    if len(got) == len(expected):
+        differ = [axis for axis in range(len(got)) if got[axis] != expected[axis]]
+        if len(differ) == 1 and abs(got[differ[0]] - expected[differ[0]]) == 1:
+            axis = differ[0]
+            longer = "longer" if got[axis] > expected[axis] else "shorter"
+            return (
+                f"{base}: axis {axis} is one {longer} than it should be: an off-by-one (a start "
+                "or end token, a range's end, or a shift by one)?"
+            )
+    if not got and expected:
+        return f"{base}: a single number where a tensor was expected: a reduction too many?"
+    if math.prod(got) == math.prod(expected):
+        return f"{base}: the same number of values in another shape (the sizes given to a reshape)"
+    return base
+
+
+def output_relation(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float):
+    """How a same-shape wrong output relates to the expected one, in words, or None: a flipped
+    sign, a constant factor or offset, probabilities for log-probabilities (or back), or the last
+    two axes swapped."""
+    if not (got.is_floating_point() and expected.is_floating_point()):
+        return None
+    got, expected = got.to(expected.dtype), expected
+    finite = torch.isfinite(expected) & torch.isfinite(got)
+    if finite.sum() < 2:
+        return None
+    g, e = got[finite], expected[finite]
+
+    def close(a, b):
+        return torch.allclose(a, b, atol=atol * 10, rtol=max(rtol * 10, 1e-4))
+
+    if close(g, -e):
+        return "the sign is flipped everywhere (a minus too many or missing?)"
+    if close(g.exp(), e) or close(g, e.log()):
+        return (
+            "these are the logarithms of the expected values: log-probabilities where "
+            "probabilities were expected?"
+        )
+    if close(g, e.exp()) or close(g.log(), e):
+        return (
+            "these are the exponentials of the expected values: probabilities where "
+            "log-probabilities were expected (a log or log_softmax missing)?"
+        )
+    if got.ndim >= 2 and got.shape[-1] == got.shape[-2]:
+        if torch.allclose(got, expected.transpose(-2, -1), atol=atol, rtol=rtol, equal_nan=True):
+            return "the last two axes are swapped (a transpose missing or one too many)"
+    nonzero = e.abs() > 1e-6
+    if nonzero.sum() >= 2:
+        ratio = g[nonzero] / e[nonzero]
+        factor = ratio.median()
+        if not close(factor, torch.ones_like(factor)) and close(g, e * factor):
+            return (
+                f"every value is {factor.item():.4g} times the expected one: a scale factor "
+                "missing or one too many (such as 1/sqrt(d), a mean for a sum, or a temperature)"
+            )
+    shift = (g - e).median()
+    if not close(shift, torch.zeros_like(shift)) and close(g, e + shift):
+        return (
+            f"every value is off by the same {shift.item():.4g}: a term added to everything, or "
+            "one missing"
+        )
+    return None
+
+
+def matching_error(
+    error: BaseException | None, mistakes: Sequence[Mistake], case: Case
+) -> str | None:
+    """The hint of the first known mistake that raises the same error (type and message) as the
+    learner's code on this case: a mistake that crashes is named too."""
+    if error is None or isinstance(error, (CheckFailed, NotImplementedError)):
+        return None
+    for mistake in mistakes:
+        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+        try:
+            mistake.wrong_implementation(*args, **kwargs)
+        except Exception as theirs:  # noqa: BLE001 - the point is to compare errors
+            if type(theirs) is type(error) and str(theirs) == str(error):
+                return mistake.hint
+    return None
+
+
 def matching_mistake(
     got: list, mistakes: Sequence[Mistake], case: Case, atol: float, rtol: float
 ) -> str | None:
@@ -250,10 +361,19 @@ def run_cases(
         rtol = default_rtol if case.rtol is None else case.rtol
         expected = _parts(reference_fn(*case.args, **case.kwargs), count)
         originals = copy.deepcopy(case.args)
-        result = call_learner(
-            fn=_watch_inputs(learner_fn, originals), name=name, case=case, signature=signature
-        )
         where = f"{name}({case.describe()})"
+        try:
+            result = call_learner(
+                fn=_watch_inputs(learner_fn, originals), name=name, case=case, signature=signature
+            )
+        except CheckFailed as failure:
+            hint = matching_error(failure.__cause__, mistakes, case)
+            if hint is None:
+                raise
+            error = failure.__cause__
+            raise CheckFailed(
+                f"{where} raised {type(error).__name__} ({str(error).strip()[:120]}): {hint}"
+            ) from None
         got = _parts(result, count)
         if got is None:
             kind = type(result).__name__
@@ -292,10 +412,11 @@ def run_cases(
             )
         for label, g, e in zip(labels, got, expected, strict=True):
             if hint is None and g.shape != e.shape:
-                hint = f"{label}the shape is {tuple(g.shape)}, expected {tuple(e.shape)}"
+                hint = label + shape_sentence(tuple(g.shape), tuple(e.shape))
         for label, g, e in zip(labels, got, expected, strict=True):
             if hint is None and not _same(g, e, atol, rtol):
-                hint = label + first_difference(g, e)
+                relation = output_relation(g.detach(), e, atol, rtol)
+                hint = label + (relation or first_difference(g, e))
         ending = "" if hint.endswith(("?", ".", "!")) else "."
         raise CheckFailed(
             f"{where} is wrong: {hint}{ending} (Tolerance: atol={atol:g}, rtol={rtol:g}.)"
@@ -485,3 +606,181 @@ def run_module_cases(
         rtol=rtol,
         output_names=output_names,
     )
+
+
+# --- catalogues: the named mistakes each checker recognises ---------------------------------------
+
+
+def recognises(*catalogues: Sequence[Mistake]) -> Callable:
+    """Decorator: attach the named mistakes a checker recognises as `checker.mistakes`, each a
+    wrong implementation in the learner's form (a function, or a class) with its hint. The tests
+    plant every one of them, and the instructors' guide lists them."""
+
+    def attach(checker: Callable) -> Callable:
+        checker.mistakes = [mistake for catalogue in catalogues for mistake in catalogue]
+        return checker
+
+    return attach
+
+
+def _rebound(reference: Callable, args: tuple, kwargs: dict, change: Callable[[dict], None]):
+    """Call `reference` with its arguments, by name, changed by `change(arguments)`."""
+    bound = inspect.signature(reference).bind(*args, **kwargs)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    change(arguments)
+    return reference(**arguments)
+
+
+def swapped_arguments(reference: Callable, *pairs: tuple[str, str]) -> list[Mistake]:
+    """For each pair of argument names: the reference with those two arguments exchanged."""
+    mistakes = []
+    for first, second in pairs:
+
+        def swap(arguments, first=first, second=second):
+            arguments[first], arguments[second] = arguments[second], arguments[first]
+
+        def wrong(*args, swap=swap, **kwargs):
+            return _rebound(reference, args, kwargs, swap)
+
+        hint = (
+            f"`{first}` and `{second}` are used the other way round (the result is what the "
+            "reference gives with the two exchanged)"
+        )
+        mistakes.append(Mistake(hint, wrong))
+    return mistakes
+
+
+def ignored_arguments(reference: Callable, *names: str) -> list[Mistake]:
+    """For each argument name: the reference without it (None where it defaults to None, zeros
+    otherwise): a mask not applied, a bias or term left out."""
+    defaults = inspect.signature(reference).parameters
+    mistakes = []
+    for name in names:
+        by_none = defaults[name].default is None
+
+        def drop(arguments, name=name, by_none=by_none):
+            value = arguments[name]
+            arguments[name] = None if by_none else torch.zeros_like(value)
+
+        def wrong(*args, drop=drop, **kwargs):
+            return _rebound(reference, args, kwargs, drop)
+
+        what = "is not applied" if by_none else "is not used (a bias or term left out?)"
+        hint = f"`{name}` {what}: the result is what the reference gives without it"
+        mistakes.append(Mistake(hint, wrong))
+    return mistakes
+
+
+def transposed_arguments(reference: Callable, *names: str) -> list[Mistake]:
+    """For each argument name: the reference with that matrix transposed (PyTorch stores a
+    weight as (out_features, in_features))."""
+    mistakes = []
+    for name in names:
+
+        def flip(arguments, name=name):
+            arguments[name] = arguments[name].transpose(-2, -1)
+
+        def wrong(*args, flip=flip, **kwargs):
+            return _rebound(reference, args, kwargs, flip)
+
+        hint = (
+            f"`{name}` is used transposed: PyTorch stores a weight as (out_features, "
+            "in_features), so multiply by its transpose (x @ W.T)"
+        )
+        mistakes.append(Mistake(hint, wrong))
+    return mistakes
+
+
+def _with_parameters(cls: type, replace: Callable[[torch.nn.Module], dict]) -> type:
+    """`cls` whose forward pass runs with some parameters replaced (`replace(module)` gives
+    {name: tensor}), through torch.func.functional_call: nothing is changed in place."""
+
+    class Wrong(cls):
+        def forward(self, *args, **kwargs):
+            if self.__dict__.get("_replacing"):
+                return super().forward(*args, **kwargs)
+            self.__dict__["_replacing"] = True
+            try:
+                return torch.func.functional_call(self, replace(self), args, kwargs)
+            finally:
+                self.__dict__["_replacing"] = False
+
+    Wrong.__name__ = Wrong.__qualname__ = cls.__name__
+    return Wrong
+
+
+def without_parameters(cls: type, *names: str) -> list[Mistake]:
+    """For each parameter name (as in `state_dict`): the class with that parameter set to zero:
+    a bias or term left out."""
+    mistakes = []
+    for name in names:
+
+        def replace(module, name=name):
+            return {name: torch.zeros_like(module.get_parameter(name))}
+
+        hint = (
+            f"`{name}` is not used (the result is what the course's module gives with it set "
+            "to zero): a bias or term left out?"
+        )
+        mistakes.append(Mistake(hint, _with_parameters(cls, replace)))
+    return mistakes
+
+
+def swapped_submodules(cls: type, *pairs: tuple[str, str]) -> list[Mistake]:
+    """For each pair of same-shaped submodules: the class with their weights exchanged (keys
+    projected with the values' layer, a gate's weights used for another gate)."""
+    mistakes = []
+    for first, second in pairs:
+
+        def replace(module, first=first, second=second):
+            a = dict(module.get_submodule(first).named_parameters())
+            b = dict(module.get_submodule(second).named_parameters())
+            return {
+                **{f"{first}.{name}": value for name, value in b.items()},
+                **{f"{second}.{name}": value for name, value in a.items()},
+            }
+
+        hint = f"`{first}` and `{second}` are used the other way round"
+        mistakes.append(Mistake(hint, _with_parameters(cls, replace)))
+    return mistakes
+
+
+def swapped_inputs(cls: type, *pairs: tuple[str, str], note: str = "") -> list[Mistake]:
+    """For each pair of forward's argument names: the class with those inputs exchanged."""
+    mistakes = []
+    for first, second in pairs:
+
+        class Wrong(cls):
+            def forward(self, *args, _pair=(first, second), **kwargs):
+                def swap(arguments):
+                    arguments[_pair[0]], arguments[_pair[1]] = (
+                        arguments[_pair[1]],
+                        arguments[_pair[0]],
+                    )
+
+                parent = super().forward
+                return _rebound(parent, args, kwargs, swap)
+
+        Wrong.__name__ = Wrong.__qualname__ = cls.__name__
+        hint = f"the inputs `{first}` and `{second}` are used the other way round{note}"
+        mistakes.append(Mistake(hint, Wrong))
+    return mistakes
+
+
+def ignored_inputs(cls: type, *names: str) -> list[Mistake]:
+    """For each of forward's arguments that defaults to None (a mask): the class ignoring it."""
+    mistakes = []
+    for name in names:
+
+        class Wrong(cls):
+            def forward(self, *args, _name=name, **kwargs):
+                def drop(arguments):
+                    arguments[_name] = None
+
+                return _rebound(super().forward, args, kwargs, drop)
+
+        Wrong.__name__ = Wrong.__qualname__ = cls.__name__
+        hint = f"`{name}` is not applied: the result is what you get without it"
+        mistakes.append(Mistake(hint, Wrong))
+    return mistakes

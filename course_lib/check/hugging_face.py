@@ -14,7 +14,7 @@ import torch
 from .. import hugging_face as reference
 from .. import packages
 from ..metrics import trainer_metrics
-from .framework import CheckFailed, Mistake, passed, require_function
+from .framework import CheckFailed, Mistake, passed, recognises, require_function
 
 transformers = packages.lazy("transformers", "transformers==5.24.0")
 datasets = packages.lazy("datasets", "datasets==5.2.0")
@@ -93,6 +93,7 @@ def _left_padded(expected_ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     return torch.tensor(rows)
 
 
+@recognises()
 def collate(learner_fn) -> None:
     """Check `collate(examples, pad_id) -> {"input_ids", "attention_mask", "labels"}`."""
     fn = require_function(learner_fn, "collate")
@@ -230,6 +231,7 @@ def _metrics_error_advice(error: Exception) -> str:
     return ""
 
 
+@recognises(METRICS_MISTAKES)
 def compute_metrics(learner_fn, *, seed: int = 0) -> None:
     """Check `compute_metrics(prediction) -> {"accuracy": float, "f1": float}` against
     `metrics.trainer_metrics` on EvalPrediction-like inputs (logits, labels)."""
@@ -391,6 +393,7 @@ def _pairs_error_advice(error: Exception) -> str:
     return f"{advice} Keep the signature {PAIRS_SIGNATURE}."
 
 
+@recognises(PAIR_MISTAKES)
 def tokenize_pairs(learner_fn) -> None:
     """Check `tokenize_pairs(batch, tokenizer, max_length=64)` against the MiniLM tokenizer's own
     pair encoding, called directly and through `datasets.Dataset.map(..., batched=True)`."""
@@ -564,6 +567,7 @@ def _outputs(model, where: str, with_labels: bool):
         ) from error
 
 
+@recognises(CLASSIFIER_MISTAKES)
 def mean_pooling_classifier(learner_class) -> None:
     """Check `MeanPoolingClassifier(encoder, num_labels, dropout=0.1)` against
     `hugging_face.MeanPoolingClassifier` with copied weights, on a tiny BERT and a padded batch:

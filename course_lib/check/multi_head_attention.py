@@ -16,6 +16,7 @@ from .framework import (
     Mistake,
     call_plainly,
     passed,
+    recognises,
     require_class,
     require_function,
     require_value_error,
@@ -50,6 +51,7 @@ SPLIT_MISTAKES = [
 ]
 
 
+@recognises(SPLIT_MISTAKES)
 def split_heads(learner_fn, *, seed: int = 0) -> None:
     """Check `split_heads(x, num_heads)`: (batch, seq, d_model) -> (batch, heads, seq, d_head)."""
     fn = require_function(learner_fn, "split_heads")
@@ -83,6 +85,7 @@ MERGE_MISTAKES = [
 ]
 
 
+@recognises(MERGE_MISTAKES)
 def merge_heads(learner_fn, *, seed: int = 0) -> None:
     """Check `merge_heads(x)`: (batch, heads, seq, d_head) -> (batch, seq, heads * d_head)."""
     fn = require_function(learner_fn, "merge_heads")
@@ -222,6 +225,7 @@ MODULE_MISTAKES = [
 ]
 
 
+@recognises(MODULE_MISTAKES)
 def multi_head_attention(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `MultiHeadAttention(d_model, num_heads)` class against the course's
     with copied weights: output (batch, Lq, d_model) and weights (batch, heads, Lq, Lk), with and
@@ -303,6 +307,7 @@ LOOP_MISTAKES = [
 ]
 
 
+@recognises(LOOP_MISTAKES)
 def heads_one_at_a_time(learner_fn, *, seed: int = 0) -> None:
     """Check `heads_one_at_a_time(mha, queries, keys, values, mask=None)` -> output (batch, Lq,
     d_model) against the course module's forward (heads as a tensor axis)."""
@@ -405,6 +410,7 @@ def _torch_output(theirs, queries, keys_values):
         return theirs(queries, keys_values, keys_values, average_attn_weights=False)
 
 
+@recognises(LOAD_MISTAKES)
 def load_from_torch(learner_fn, *, seed: int = 0) -> None:
     """Check `load_from_torch(ours, theirs)`: after it copies a `torch.nn.MultiheadAttention`'s
     weights into a course `MultiHeadAttention`, both give the same outputs and weights."""

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import softmax as reference
-from .framework import Case, Mistake, passed, require_function, run_cases
+from .framework import Case, Mistake, passed, recognises, require_function, run_cases
 
 SOFTMAX_ATOL, SOFTMAX_RTOL = 1e-6, 1e-5
 
@@ -117,6 +117,7 @@ def _softmax_cases(seed: int, n_random: int) -> list[Case]:
     return fixed + randomised
 
 
+@recognises(SOFTMAX_MISTAKES)
 def softmax(learner_softmax, *, seed: int = 0, n_random: int = 20) -> None:
     """Check `softmax(x, dim=-1)` against `course_lib.softmax.softmax`."""
     fn = require_function(learner_softmax, "softmax")
@@ -195,6 +196,7 @@ def _cross_entropy_cases(seed: int) -> list[Case]:
     return cases
 
 
+@recognises(CROSS_ENTROPY_MISTAKES)
 def cross_entropy(learner_fn, *, seed: int = 0) -> None:
     """Check `cross_entropy(logits (N, C), targets (N,)) -> scalar` against
     `torch.nn.functional.cross_entropy` (the mean of -log softmax(logits)[i, targets[i]])."""

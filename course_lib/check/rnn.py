@@ -11,6 +11,7 @@ from .framework import (
     Case,
     Mistake,
     passed,
+    recognises,
     require_function,
     run_cases,
     run_module_cases,
@@ -100,6 +101,7 @@ def _check_cell(name: str, learner_fn, gates: int, mistakes, seed: int, n_random
     passed(name, f"matches the reference on {len(cases)} cases (atol={ATOL:g})")
 
 
+@recognises(RNN_MISTAKES)
 def rnn_cell_step(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
     """Check `rnn_cell_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)` (vanilla RNN step)."""
     _check_cell("rnn_cell_step", learner_fn, 1, RNN_MISTAKES, seed, n_random)
@@ -183,6 +185,7 @@ GRU_MISTAKES = [
 ]
 
 
+@recognises(GRU_MISTAKES)
 def gru_cell_step(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
     """Check `gru_cell_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)` against nn.GRUCell's
     equations."""
@@ -256,6 +259,7 @@ def _lstm_cases(seed: int, n_random: int) -> list[Case]:
     return cases
 
 
+@recognises(LSTM_MISTAKES)
 def lstm_cell_step(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
     """Check `lstm_cell_step(x, state, weight_ih, weight_hh, bias_ih, bias_hh)` -> (h', c')
     against nn.LSTMCell's equations."""
@@ -400,6 +404,7 @@ def _encoder_decoder_cases(seed: int) -> list[Case]:
     return cases
 
 
+@recognises(ENCODER_DECODER_MISTAKES)
 def encoder_decoder(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `EncoderDecoder` class: built with the same sizes as `Seq2SeqGRU`,
     given its weights, it must compute the same logits with teacher forcing and decode the same

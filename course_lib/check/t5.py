@@ -27,6 +27,7 @@ from .framework import (
     Mistake,
     call_plainly,
     passed,
+    recognises,
     require_function,
     run_cases,
     run_module_cases,
@@ -142,6 +143,7 @@ def _statistics(fn, seed: int, **settings):
     return hidden / total, hidden / len(spans), halves
 
 
+@recognises()
 def span_corruption(learner_fn) -> None:
     """Check T5's span corruption: about `noise_density` of the tokens hidden, in spans of
     `mean_span_length` on average, one sentinel per span (in order) in the inputs, the targets
@@ -260,6 +262,7 @@ def _tie(score: float) -> bool:
     return abs(abs(scaled - int(scaled)) - 0.5) < 1e-9
 
 
+@recognises()
 def format_example(learner_fn) -> None:
     """Check the text-to-text formatting of every task against `t5_data.to_text`, including
     STS-B-style scores (nearest 0.2, one decimal) and an error for an unknown task."""
@@ -385,6 +388,7 @@ RMS_MISTAKES = [
 ]
 
 
+@recognises(RMS_MISTAKES)
 def rms_norm(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `RMSNorm(d_model, eps)` (a parameter `weight`) against the course's,
     which equals `transformers`' T5LayerNorm."""
@@ -454,6 +458,7 @@ BUCKET_MISTAKES = [
 ]
 
 
+@recognises(BUCKET_MISTAKES)
 def relative_position_bucket(learner_fn) -> None:
     """Check `relative_position_bucket(relative_position, bidirectional, num_buckets,
     max_distance)` against T5's bucketing on distances -300 ... 300, both directions."""
@@ -539,6 +544,7 @@ ATTENTION_MISTAKES = [
 ]
 
 
+@recognises(ATTENTION_MISTAKES)
 def t5_attention(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `T5Attention` (no biases, no 1/sqrt(d_kv), an additive bias) against
     the course's, itself equal to `transformers`' T5Attention with the same weights."""
@@ -679,6 +685,7 @@ def _compare_shares(where: str, got, expected: dict, wrong_results, key_name: st
     raise CheckFailed(f"{where} should be {expected_shown}, got {shown}")
 
 
+@recognises(MIXING_MISTAKES)
 def mixing_rates(learner_fn) -> None:
     """Check `mixing_rates(sizes, cap=None, temperature=1.0)` against `t5_data.mixing_rates` on
     proportional, capped, temperature and equal mixing, and its refusal of a temperature <= 0."""
@@ -788,6 +795,7 @@ KIND_MISTAKES = [
 ]
 
 
+@recognises(KIND_MISTAKES)
 def accuracy_by_kind(learner_fn) -> None:
     """Check `accuracy_by_kind(answers, examples)` against `t5_training.accuracy_by_kind`."""
     fn = require_function(learner_fn, "accuracy_by_kind")

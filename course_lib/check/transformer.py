@@ -11,7 +11,16 @@ import torch.nn.functional as F
 from .. import metrics
 from .. import transformer as reference
 from ..attention import causal_mask, padding_mask
-from .framework import Built, Case, Mistake, passed, require_function, run_cases, run_module_cases
+from .framework import (
+    Built,
+    Case,
+    Mistake,
+    passed,
+    recognises,
+    require_function,
+    run_cases,
+    run_module_cases,
+)
 
 ATOL, RTOL = 1e-5, 1e-5
 
@@ -88,6 +97,7 @@ ENCODING_MISTAKES = [
 ]
 
 
+@recognises(ENCODING_MISTAKES)
 def positional_encoding(learner_fn) -> None:
     """Check `positional_encoding(max_len, d_model) -> (max_len, d_model)`."""
     fn = require_function(learner_fn, "positional_encoding")
@@ -154,6 +164,7 @@ MASK_MISTAKES = [
 ]
 
 
+@recognises(MASK_MISTAKES)
 def decoder_self_attention_mask(learner_fn) -> None:
     """Check `decoder_self_attention_mask(target_lengths, target_len)` -> (batch, len, len)."""
     fn = require_function(learner_fn, "decoder_self_attention_mask")
@@ -240,6 +251,7 @@ def _beam_cases() -> list[Case]:
     return cases
 
 
+@recognises(BEAM_MISTAKES)
 def beam_step(learner_fn) -> None:
     """Check `beam_step(log_probs, beam_scores, beam_size) -> (scores, beam_indices,
     token_indices)`."""
@@ -299,6 +311,7 @@ def _length_cases() -> list[Case]:
     return cases
 
 
+@recognises(LENGTH_MISTAKES)
 def length_normalized(learner_fn) -> None:
     """Check `length_normalized(scores, lengths, alpha=0.6) -> scores / lengths ** alpha`."""
     fn = require_function(learner_fn, "length_normalized")
@@ -377,6 +390,7 @@ def _within_cases() -> list[Case]:
     ]
 
 
+@recognises(WITHIN_MISTAKES)
 def value_within_seconds(learner_fn) -> None:
     """Check `value_within_seconds(steps, values, ms_per_step, seconds)`."""
     fn = require_function(learner_fn, "value_within_seconds")
@@ -478,6 +492,7 @@ def _sublayer_cases(seed: int) -> list[Case]:
     return cases
 
 
+@recognises(SUBLAYER_MISTAKES)
 def sublayer_connection(learner_fn, *, seed: int = 0) -> None:
     """Check `sublayer_connection(x, sublayer, norm, dropout, norm_first)` (pre-norm and
     post-norm, dropout on and off)."""
@@ -555,6 +570,7 @@ def _layer_cases(make, sizes, seed: int, inputs) -> list[Case]:
     return cases
 
 
+@recognises(FEED_FORWARD_MISTAKES)
 def feed_forward(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `FeedForward(d_model, d_ff, dropout)` against the course's (names:
     linear1, linear2, dropout)."""
@@ -651,6 +667,7 @@ ENCODER_LAYER_MISTAKES = [
 ]
 
 
+@recognises(ENCODER_LAYER_MISTAKES)
 def encoder_layer(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first)` against
     the course's, which equals `nn.TransformerEncoderLayer` with the same weights."""
@@ -743,6 +760,7 @@ DECODER_LAYER_MISTAKES = [
 ]
 
 
+@recognises(DECODER_LAYER_MISTAKES)
 def decoder_layer(learner_class, *, seed: int = 0) -> None:
     """Check the learner's `DecoderLayer(d_model, num_heads, d_ff, dropout, norm_first)` against
     the course's, which equals `nn.TransformerDecoderLayer` with the same weights."""
@@ -833,6 +851,7 @@ TRANSFORMER_MISTAKES = [
 ]
 
 
+@recognises(TRANSFORMER_MISTAKES)
 def transformer_model(learner_class, *, seed: int = 0) -> None:
     """Check the learner's assembled `Transformer(source_vocab_size, target_vocab_size, d_model,
     num_heads, num_layers, d_ff, dropout, norm_first)`: with the course's `TranslationTransformer`'s
