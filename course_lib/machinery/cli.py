@@ -1,22 +1,34 @@
 """The command line, `python -m course_lib COMMAND`, for authors, instructors and graders.
 
 build-notebooks [--check]     generate notebooks/ from solutions/ (or check it is in sync)
-grade PATH [--json F] [--csv F] [--timeout S] [--max-seconds S] [--memory 4G] [--notebook NAME]
+grade PATH [--json F] [--csv F] [--feedback DIR] [--timeout S] [--max-seconds S]
+      [--memory 4G] [--notebook NAME]
                               grade one submission or a folder of them
+progress [PATH ...] [--json]  your progress: each of your notebooks graded (cached when unchanged)
 run [NOTEBOOK ...] [--inplace] execute the solutions notebooks headless, one at a time, timed
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import math
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 from .authoring import AuthoringError, build_notebooks
-from .execution import execute_notebook
-from .grading import DEFAULT_MEMORY, format_result, grade, parse_memory, write_csv, write_json
+from .course import DEFAULT_MEMORY
 from .paths import NOTEBOOKS_DIR, SOLUTIONS_DIR
+from .progress import format_row, header, progress, totals
+
+
+def _grading():
+    """The grader (kernels, nbformat): imported only by the commands that run notebooks, so that
+    `progress` answers from its cache in a second or two."""
+    return importlib.import_module(".grading", __package__)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -48,17 +60,23 @@ def _grade(args: argparse.Namespace) -> int:
     if not target.exists():
         print(f"error: {target} does not exist", file=sys.stderr)
         return 2
+    if args.feedback and not Path(args.feedback).resolve().parent.is_dir():
+        print(
+            f"error: --feedback {args.feedback}: its parent folder does not exist", file=sys.stderr
+        )
+        return 2
     for option, value in (("--json", args.json), ("--csv", args.csv)):
         if value and not Path(value).resolve().parent.is_dir():
             print(f"error: {option} {value}: its folder does not exist", file=sys.stderr)
             return 2
+    grading = _grading()
     try:
-        parse_memory(args.memory)
+        grading.parse_memory(args.memory)
     except ValueError as error:
         print(f"error: --memory {args.memory}: {error}", file=sys.stderr)
         return 2
     outputs = {Path(path).resolve() for path in (args.json, args.csv) if path}
-    results = grade(
+    results = grading.grade(
         target,
         Path(args.solutions),
         cell_timeout=args.timeout,
@@ -66,18 +84,44 @@ def _grade(args: argparse.Namespace) -> int:
         memory=args.memory,
         notebook_name=args.notebook,
         exclude=outputs,
-        on_result=lambda result: print(format_result(result), flush=True),
+        on_result=lambda result: print(grading.format_result(result), flush=True),
     )
     if not results:
         print(f"error: no submissions found in {target}", file=sys.stderr)
         return 2
     if args.json:
-        write_json(results, Path(args.json))
+        grading.write_json(results, Path(args.json))
     if args.csv:
-        write_csv(results, Path(args.csv))
+        grading.write_csv(results, Path(args.csv))
+    if args.feedback:
+        written = grading.write_feedback(results, Path(args.feedback))
+        print(f"wrote {len(written)} feedback file(s) to {args.feedback}")
     graded = sum(result.error is None for result in results)
     print(f"graded {graded} of {len(results)} submission(s)")
     return 0 if graded == len(results) else 1
+
+
+def _progress(args: argparse.Namespace) -> int:
+    targets = [Path(path) for path in args.paths] or [NOTEBOOKS_DIR]
+    started = time.monotonic()
+    if not args.json:
+        print(header(), flush=True)
+    try:
+        rows = progress(
+            targets,
+            solutions_dir=Path(args.solutions),
+            refresh=args.refresh,
+            on_row=None if args.json else lambda row: print(format_row(row), flush=True),
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"notebooks": [asdict(row) for row in rows]}, indent=2))
+    else:
+        print(totals(rows))
+        print(f"({time.monotonic() - started:.1f} s; unchanged notebooks come from the cache)")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -89,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"{path.name} ...", end=" ", flush=True)
         try:
-            seconds = execute_notebook(
+            seconds = importlib.import_module(".execution", __package__).execute_notebook(
                 path, timeout=args.timeout, output_path=path if args.inplace else None
             )
         except Exception as error:
@@ -141,12 +185,23 @@ def main(argv: list[str] | None = None) -> int:
         "--max-seconds", type=_seconds, default=1800, help="seconds per submission (%(default)s)"
     )
     grade.add_argument(
+        "--feedback", help="write one Markdown feedback file per submission into this folder"
+    )
+    grade.add_argument(
         "--memory",
         default=DEFAULT_MEMORY,
         help="memory cap per grading kernel, e.g. 4G or 512M; 0 for none (%(default)s)",
     )
     grade.add_argument("--notebook", help="course notebook name, if it can't be told from files")
     grade.set_defaults(handler=_grade)
+
+    mine = commands.add_parser("progress", help="your progress through the course's exercises")
+    mine.add_argument(
+        "paths", nargs="*", help=f"your notebooks or folders of them (default: {NOTEBOOKS_DIR})"
+    )
+    mine.add_argument("--json", action="store_true", help="print JSON, for tools")
+    mine.add_argument("--refresh", action="store_true", help="grade again, ignoring the cache")
+    mine.set_defaults(handler=_progress)
 
     run = commands.add_parser("run", help="execute solutions notebooks headless, timed")
     run.add_argument(

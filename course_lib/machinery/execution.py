@@ -26,10 +26,11 @@ from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 
+from .course import GRADING_ENV_VAR  # noqa: F401 - kernels are told they are grading
+
 OUTPUT_LIMIT = 20_000  # characters of a cell's text output kept (the last ones: verdicts come last)
 INTERRUPT_GRACE_SECONDS = 5.0  # after an interrupt, how long a cell has to stop before a kill
 REPLY_WAIT_SECONDS = 5.0  # how long to wait for the execute reply after the cell went idle
-GRADING_ENV_VAR = "COURSE_LIB_GRADING"  # set inside grading kernels (so grading can't recurse)
 
 
 class ThisPythonKernelSpecs(KernelSpecManager):

@@ -30,6 +30,7 @@ import ctypes
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -43,75 +44,27 @@ import nbformat
 import psutil
 
 from ..data import cache_dir
-from .authoring import cell_source, grading_metadata, read_notebook_json
+from .authoring import cell_source, grading_metadata
+from .course import (  # noqa: F401 - load_course and the course's types, re-exported for callers
+    DEFAULT_MEMORY,
+    SKIP_TAG,
+    CourseNotebook,
+    Exercise,
+    hidden_lines,
+    load_course,
+    notebook_from_file_name,
+    refuse_inside_grading,
+)
 from .execution import GRADING_ENV_VAR, CellRun, Kernel, kernel_environment
 from .flags import Cell, flags_for
 from .kernel_guard import PASS_MARK, TAMPER_MARK, pass_line
 from .paths import SOLUTIONS_DIR
 
-SKIP_TAG = "grader-skip"  # cell tag: the grader does not run this cell
-DEFAULT_MEMORY = "4G"  # memory cap of each grading kernel (`--memory`)
 COURSE_PACKAGE = Path(__file__).resolve().parents[1]  # course_lib, copied for each submission
 SETUP_TIMEOUT = 120.0  # seconds for a kernel to import the checkers
 MAX_SUBMISSION_BYTES = 50_000_000
 MAX_KERNEL_RESTARTS = 3
 MAX_FEEDBACK_CHARS = 1_000  # feedback is for people (and spreadsheet cells): keep it short
-
-
-# ---- the course side: which exercises each notebook has -------------------------------------
-
-
-@dataclass
-class Exercise:
-    """A graded check cell of a solutions notebook, and the solution cells it checks."""
-
-    grade_id: str
-    points: float
-    source: str  # the check cell's code, hidden tests included
-    solution_ids: list[str]  # grade_ids of the solution cells since the previous check
-    previous_cell_id: str | None  # the id of the cell just before it, to put it back if deleted
-
-
-@dataclass
-class CourseNotebook:
-    name: str  # file stem, e.g. "00_orientation"
-    exercises: list[Exercise]
-    skipped_cell_ids: set[str]
-    grade_ids: set[str]  # of solution and check cells
-
-    @property
-    def max_points(self) -> float:
-        return sum(exercise.points for exercise in self.exercises)
-
-
-def load_course(solutions_dir: Path) -> dict[str, CourseNotebook]:
-    """Every solutions notebook's exercises, by notebook name."""
-    course = {}
-    for path in sorted(Path(solutions_dir).glob("*.ipynb")):
-        cells = read_notebook_json(path).get("cells", [])
-        exercises, skipped, grade_ids, pending_solutions = [], set(), set(), []
-        for index, cell in enumerate(cells):
-            metadata = grading_metadata(cell)
-            if SKIP_TAG in cell.get("metadata", {}).get("tags", []) and cell.get("id"):
-                skipped.add(cell["id"])
-            if metadata.get("grade_id"):
-                grade_ids.add(metadata["grade_id"])
-            if metadata.get("solution") and metadata.get("grade_id"):
-                pending_solutions.append(metadata["grade_id"])
-            if metadata.get("grade") and cell.get("cell_type") == "code":
-                previous = cells[index - 1].get("id") if index > 0 else None
-                exercises.append(
-                    Exercise(
-                        metadata["grade_id"],
-                        float(metadata.get("points", 0)),
-                        cell_source(cell),
-                        pending_solutions,
-                        previous,
-                    )
-                )
-                pending_solutions = []
-        course[path.stem] = CourseNotebook(path.stem, exercises, skipped, grade_ids)
-    return course
 
 
 # ---- results ---------------------------------------------------------------------------------
@@ -202,14 +155,6 @@ def identify_notebook(submission: dict, path: Path, course: dict[str, CourseNote
         "cannot tell which course notebook this is (no known exercise ids, and the file name "
         "does not say): pass --notebook NAME"
     )
-
-
-def notebook_from_file_name(path: Path, course: dict[str, CourseNotebook]) -> str | None:
-    """The course notebook a file name refers to ("00_orientation (2).ipynb"), if any."""
-    for name in course:
-        if name in path.stem or path.stem.startswith(name.split("_")[0] + "_"):
-            return name
-    return None
 
 
 # ---- what to run -----------------------------------------------------------------------------
@@ -441,6 +386,15 @@ def score(
     return results
 
 
+def redact(text: str, hidden: list[str]) -> str:
+    """`text` with every line of hidden-test code in it replaced by "[hidden test]": feedback
+    names the failing case, never the hidden tests' code (even when a submission's error message
+    quotes it)."""
+    for line in sorted(hidden, key=len, reverse=True):
+        text = text.replace(line, "[hidden test]")
+    return text
+
+
 def _shorten(text: str, limit: int = MAX_FEEDBACK_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 20] + " … (message cut)"
 
@@ -572,6 +526,9 @@ def grade_submission(
                 )
             scratch.remove()
         result.exercises = score(steps, cell_timeout, key, result.flags)
+        hidden = [line for exercise in notebook.exercises for line in hidden_lines(exercise.source)]
+        for item in result.exercises:
+            item.feedback = redact(item.feedback, hidden)
     except SubmissionError as error:
         result.error = str(error)
         result.notebook = result.notebook or notebook_name or notebook_from_file_name(path, course)
@@ -723,6 +680,41 @@ def format_result(result: SubmissionResult) -> str:
     return "\n".join(lines)
 
 
+def feedback_markdown(result: SubmissionResult) -> str:
+    """One submission's feedback for its author: per exercise the points and what the check
+    said (the failing case and the hint). Flags are for the instructor and are left out."""
+    title = result.notebook or "unknown notebook"
+    lines = [f"# Feedback: {title}", "", f"Submission: `{result.submission}`", ""]
+    if result.error and not result.exercises:
+        return "\n".join([*lines, f"Not graded: {result.error}", ""])
+    lines += [f"**{_points(result.score)} / {_points(result.max_score)} points**", ""]
+    if result.error:
+        lines += [f"Grading stopped early: {result.error}", ""]
+    for item in result.exercises:
+        mark = "passed" if item.passed else "not passed"
+        lines += [f"## {item.exercise}: {_points(item.points)}/{_points(item.max_points)} ({mark})"]
+        lines += ["", item.feedback.replace("\n", " "), ""]
+    return "\n".join(lines)
+
+
+def write_feedback(results: list[SubmissionResult], folder: Path) -> list[Path]:
+    """One Markdown file per submission in `folder`, named after the submission (its folder
+    path joined with `__`); returns the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for result in results:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", result.submission.replace("/", "__"))
+        stem = stem.removesuffix(".ipynb").strip("._") or "submission"
+        path = folder / f"{stem}.md"
+        number = 2
+        while path in written:
+            path = folder / f"{stem}-{number}.md"
+            number += 1
+        write_atomically(path, feedback_markdown(result))
+        written.append(path)
+    return written
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write `text` to a new file beside `path`, then rename it over `path`: a reader (or a
     process racing the grader) sees the old report or the whole new one, never a mix."""
@@ -776,15 +768,6 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
             row += [_points(item.points), item.feedback] if item else ["", ""]
         writer.writerow([_spreadsheet_safe(value) for value in row])
     write_atomically(path, handle.getvalue())
-
-
-def refuse_inside_grading() -> None:
-    """Grading from a notebook that is itself being graded would start kernels without end."""
-    if os.environ.get(GRADING_ENV_VAR):
-        raise RuntimeError(
-            "the grader does not run inside a notebook that is being graded (that would grade "
-            "it again, and again); tag such a cell `grader-skip`"
-        )
 
 
 def grade_file(path: str | Path, solutions_dir: Path | None = None, **options) -> SubmissionResult:
