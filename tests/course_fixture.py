@@ -133,6 +133,13 @@ UNSTABLE_SOFTMAX = (
 )
 
 
+# A function whose error message quotes a hidden test's code, as if it had dug it out of memory:
+# the grader must not pass it on.
+LEAKS_A_HIDDEN_LINE = (
+    "def softmax(x, dim=-1):\n    raise ValueError('check.softmax(softmax, seed=5)')\n"
+)
+
+
 def submissions() -> dict[str, str | dict]:
     """File name -> notebook JSON (or raw text) of every case the grader must survive."""
     solution = solution_notebook()
@@ -174,6 +181,7 @@ def submissions() -> dict[str, str | dict]:
             solution, softmax_code="def softmax(x, dim=-1):\n    raise ValueError(chr(0xD800))"
         ),
         "check_copied_above.ipynb": _check_copied_above(solution),
+        "leaks_a_hidden_line.ipynb": _with_sources(solution, softmax_code=LEAKS_A_HIDDEN_LINE),
         "damaged_metadata.ipynb": _damaged(solution),
         "corrupt.ipynb": '{"cells": [ {"cell_type": "code", "sour',
         "not_a_notebook.ipynb": '{"hello": "world"}',

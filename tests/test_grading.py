@@ -12,6 +12,7 @@ import sys
 import course_fixture
 import pytest
 
+from course_lib.machinery.course import hidden_lines
 from course_lib.machinery.grading import grade, load_course, plan_steps, read_submission
 from course_lib.machinery.paths import COURSE_ROOT
 
@@ -36,12 +37,16 @@ def graded(tmp_path_factory):
         str(root / "grades.json"),
         "--csv",
         str(root / "grades.csv"),
+        "--feedback",
+        str(root / "feedback"),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     results = json.loads((root / "grades.json").read_text())["submissions"]
     with open(root / "grades.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return {
+        "root": root,
+        "solutions": solutions,
         "completed": completed,
         "by_name": {result["submission"]: result for result in results},
         "rows": {row["submission"]: row for row in rows},
@@ -240,3 +245,30 @@ def test_each_course_notebook_grades_to_zero_blank_and_full_marks_solved(name):
     ), [item.feedback for item in blank.exercises]
     assert full.score == full.max_score == blank.max_score
     assert full.seconds < 60  # training cells are tagged grader-skip: grading stays quick
+
+
+@pytest.mark.slow
+def test_feedback_files_name_points_hints_and_failing_cases(graded):
+    files = sorted((graded["root"] / "feedback").glob("*.md"))
+    assert len(files) == len(graded["by_name"])
+    one_wrong = (graded["root"] / "feedback" / "one_wrong.md").read_text()
+    assert "0/2 (not passed)" in one_wrong and "subtract the maximum" in one_wrong
+    assert "softmax(very large scores [[1000" in one_wrong  # the failing case is named
+    assert "flag" not in one_wrong  # flags are for the instructor
+
+
+@pytest.mark.slow
+def test_hidden_test_code_never_appears_in_feedback_json_or_csv(graded):
+    course = load_course(graded["solutions"])
+    hidden = [
+        line
+        for exercise in course[course_fixture.NOTEBOOK].exercises
+        for line in hidden_lines(exercise.source)
+    ]
+    assert "check.softmax(softmax, seed=5)" in hidden
+    root = graded["root"]
+    texts = [path.read_text() for path in (root / "feedback").glob("*.md")]
+    texts += [(root / "grades.json").read_text(), (root / "grades.csv").read_text()]
+    assert not [line for text in texts for line in hidden if line in text]
+    leaked = (root / "feedback" / "leaks_a_hidden_line.md").read_text()
+    assert "raised ValueError: [hidden test]" in leaked
