@@ -1,6 +1,7 @@
 """The command line, `python -m course_lib COMMAND`, for authors, instructors and graders.
 
 build-notebooks [--check]     generate notebooks/ from solutions/ (or check it is in sync)
+build-guide [--check]         generate docs/instructors.md (or check it is up to date)
 grade PATH [--json F] [--csv F] [--feedback DIR] [--timeout S] [--max-seconds S]
       [--memory 4G] [--notebook NAME]
                               grade one submission or a folder of them
@@ -52,6 +53,19 @@ def _build(args: argparse.Namespace) -> int:
             print(f"warning: {line}", file=sys.stderr)
     if not result.written:
         print("notebooks/ was already up to date")
+    return 0
+
+
+def _guide(args: argparse.Namespace) -> int:
+    guide = importlib.import_module(".guide", __package__)
+    if args.check:
+        if guide.stale(Path(args.solutions)):
+            print(f"stale: {guide.GUIDE}", file=sys.stderr)
+            print("run `python -m course_lib build-guide` to regenerate it", file=sys.stderr)
+            return 1
+        print(f"{guide.GUIDE} is up to date")
+        return 0
+    print(f"wrote {guide.write_guide(Path(args.solutions))}")
     return 0
 
 
@@ -173,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
     build.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="default: %(default)s")
     build.set_defaults(handler=_build)
+
+    guide = commands.add_parser("build-guide", help="generate docs/instructors.md")
+    guide.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
+    guide.set_defaults(handler=_guide)
 
     grade = commands.add_parser("grade", help="grade a submission or a folder of submissions")
     grade.add_argument("path", help="a submitted .ipynb, or a folder of submissions")

@@ -7,6 +7,7 @@ import time
 
 import torch
 
+from ..guide import write_guide
 from ..paths import README, SOLUTIONS_DIR
 from . import __doc__ as PACKAGE_DOC
 from . import measurements
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.readme:
         README.write_text(generated_readme(README.read_text()))
+        print(f"wrote {write_guide()} (its run times come from the benchmark too)")
         print("README tables regenerated from benchmarks/*.json")
         return 0
     if args.notebooks:
