@@ -24,17 +24,17 @@ def test_an_untouched_process_shows_no_change(snapshot):
 def test_patched_functions_classes_and_modules_are_seen_and_put_back(snapshot):
     real_allclose, real_softmax = torch.allclose, check.softmax
     torch.allclose = lambda *a, **k: True
-    check.softmax = print
-    torch.Tensor.sneaky = lambda self: True
+    check.softmax = lambda fn, **kw: print("✅")
+    torch.Tensor.allclose = lambda *a, **k: True  # shadows the method it inherits
     del sys.modules["course_lib.check.framework"]
     changes = snapshot.changes()
     assert "torch.allclose was replaced" in changes
     assert "course_lib.check.softmax was replaced" in changes
-    assert "torch.Tensor.sneaky was added" in changes
+    assert "torch.Tensor.allclose was added" in changes
     assert any("sys.modules: 1 of its modules (course_lib)" in change for change in changes)
     snapshot.restore()
     assert torch.allclose is real_allclose and check.softmax is real_softmax
-    assert not hasattr(torch.Tensor, "sneaky") and "course_lib.check.framework" in sys.modules
+    assert "allclose" not in torch.Tensor.__dict__ and "course_lib.check.framework" in sys.modules
     assert snapshot.changes() == []
 
 
@@ -86,3 +86,20 @@ def test_a_tensor_subclass_cannot_answer_the_checkers_comparisons():
     with pytest.raises(check.CheckFailed, match="is wrong"):
         check.softmax(lambda x, dim=-1: (x * 0).as_subclass(_Liar))
     check.softmax(lambda x, dim=-1: torch.softmax(x, dim=dim).as_subclass(_Liar))  # still right
+
+
+def test_libraries_patching_themselves_are_left_alone(snapshot):
+    """PyTorch's compiler wraps torch.manual_seed when it is imported, and optimizers wrap their
+    class's step: library code, not the notebook's, so neither flagged nor undone."""
+    import torch._dynamo  # noqa: F401, PLC0415 - importing it is the point
+
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+    optimizer.step()
+    assert snapshot.changes() == []
+    added = torch.nn.Module.__dict__.get("smart_apply")
+    torch.nn.Module.smart_apply = torch.nn.Module.apply  # a library adding a method
+    try:
+        assert snapshot.changes() == []
+    finally:
+        if added is None:
+            del torch.nn.Module.smart_apply

@@ -189,7 +189,16 @@ def scaled_dot_product_attention(learner_fn, *, seed: int = 0, n_random: int = 1
 
 MASK_ADVICE = "return a boolean tensor (True = may attend), e.g. from a comparison such as <"
 
+# An additive float mask (0 where allowed, -inf where blocked) reads as the inverted boolean mask
+# once converted to bool: it comes first, so that it is named for what it is.
 PADDING_MISTAKES = [
+    Mistake(
+        "this is an additive float mask (0 and -inf); this course's masks are boolean: "
+        + MASK_ADVICE,
+        lambda lens, n: torch.zeros(len(lens), 1, n).masked_fill(
+            ~reference.padding_mask(lens, n), NEG_INF
+        ),
+    ),
     Mistake(
         "the mask is inverted: True must mark the real tokens (they may be attended to), "
         "False the padding",
@@ -205,6 +214,27 @@ PADDING_MISTAKES = [
         "broadcasts over all queries (e.g. mask[:, None, :])",
         lambda lens, n: torch.arange(n)[None, :] < lens[:, None],
     ),
+    Mistake(
+        "the query axis goes in the middle: return shape (batch, 1, num_keys), mask[:, None, :], "
+        "so that the mask lines up with the keys (the last axis of the scores)",
+        lambda lens, n: reference.padding_mask(lens, n).transpose(1, 2),
+    ),
+    Mistake(
+        "the last real token is masked: a sentence of length L has real tokens at positions "
+        "0..L-1, so use position < length (not length - 1)",
+        lambda lens, n: reference.padding_mask(lens - 1, n),
+    ),
+    Mistake(
+        "the mask has a column per key of the longest sentence, not num_keys: build the "
+        "positions with torch.arange(num_keys), the padded length",
+        lambda lens, n: reference.padding_mask(lens, int(lens.max())),
+    ),
+    Mistake(
+        "positions and lengths must be compared as a row against a column, torch.arange(num_keys)"
+        "[None, :] < valid_lens[:, None], so that broadcasting gives one row per sentence",
+        lambda lens, n: (torch.arange(n) < lens)[:, None],
+    ),
+    Mistake(MASK_ADVICE, lambda lens, n: reference.padding_mask(lens, n).float()),
 ]
 
 
@@ -239,7 +269,12 @@ def padding_mask(learner_fn, *, seed: int = 0, n_random: int = 10) -> None:
     passed("padding_mask", f"correct on {len(cases)} cases")
 
 
-CAUSAL_MISTAKES = [
+CAUSAL_MISTAKES = [  # the additive mask first, as for the padding mask
+    Mistake(
+        "this is an additive float mask (0 and -inf, as nn.Transformer's "
+        "generate_square_subsequent_mask makes); this course's masks are boolean: " + MASK_ADVICE,
+        lambda n: torch.zeros(n, n).masked_fill(~reference.causal_mask(n), NEG_INF),
+    ),
     Mistake(
         "position i can see the positions after it, the future: keep key <= query (lower "
         "triangle, torch.tril)",
@@ -253,6 +288,21 @@ CAUSAL_MISTAKES = [
         "the mask is inverted: True must mean 'may attend' (key <= query)",
         lambda n: ~reference.causal_mask(n),
     ),
+    Mistake(
+        "position i sees position i + 1, the next word it is supposed to predict: keep key <= "
+        "query (torch.tril, diagonal=0)",
+        lambda n: torch.ones(n, n, dtype=torch.bool).tril(1),
+    ),
+    Mistake(
+        "compare a column of query positions with a row of key positions, torch.arange(size)"
+        "[None, :] <= torch.arange(size)[:, None], so that broadcasting gives a (size, size) table",
+        lambda n: torch.arange(n) <= torch.arange(n),
+    ),
+    Mistake(
+        "return shape (size, size): the batch and head axes are added by broadcasting",
+        lambda n: reference.causal_mask(n)[None],
+    ),
+    Mistake(MASK_ADVICE, lambda n: torch.ones(n, n).tril()),
 ]
 
 
@@ -288,12 +338,15 @@ def _step(
     encoder_outputs,
     source_mask,
     *,
-    masked=True,
+    mask="applied",
     query="after",
     project_keys=True,
     scaled=True,
+    softmax_dim=-1,
+    values="encoder outputs",
     order="context first",
     squash=True,
+    returned_state="new",
 ):
     """The reference decoder step with one knob turned: the catalogue of mistakes below."""
     decoded, new_state = model.decoder(model.target_embedding(token), state)  # (B, 1, H)
@@ -302,21 +355,23 @@ def _step(
     scores = queries @ keys.transpose(-2, -1)
     if scaled:
         scores = scores / math.sqrt(queries.shape[-1])
-    if masked:
+    if mask == "applied":
         scores = scores.masked_fill(~source_mask, NEG_INF)
-    weights = torch.softmax(scores, dim=-1)
-    context = weights @ encoder_outputs
+    elif mask == "inverted":
+        scores = scores.masked_fill(source_mask, NEG_INF)
+    weights = torch.softmax(scores, dim=softmax_dim)
+    context = weights @ (encoder_outputs if values == "encoder outputs" else keys)
     parts = [context, decoded] if order == "context first" else [decoded, context]
     combined = model.combine(torch.cat(parts, dim=-1))
     combined = torch.tanh(combined) if squash else combined
-    return model.output(combined), new_state, weights
+    return model.output(combined), (new_state if returned_state == "new" else state), weights
 
 
 STEP_MISTAKES = [
     Mistake(
         "the padding mask is ignored: some weight goes to <pad> positions. Set the scores where "
         "source_mask is False to -inf before the softmax",
-        lambda *a: _step(*a, masked=False),
+        lambda *a: _step(*a, mask="ignored"),
     ),
     Mistake(
         "the query is the decoder's state from before this step: run the GRU step first, and let "
@@ -337,6 +392,26 @@ STEP_MISTAKES = [
         "the combined vector goes through tanh before the output layer: "
         "tanh(model.combine([context, decoder_state]))",
         lambda *a: _step(*a, squash=False),
+    ),
+    Mistake(
+        "the mask is inverted: source_mask is True at the real tokens, so fill the scores where "
+        "it is False (~source_mask) with -inf",
+        lambda *a: _step(*a, mask="inverted"),
+    ),
+    Mistake(
+        "softmax over the wrong axis: the weights of a step must sum to 1 over the source "
+        "positions (dim=-1)",
+        lambda *a: _step(*a, softmax_dim=1),
+    ),
+    Mistake(
+        "the context is a weighted sum of the encoder outputs themselves (the values), not of "
+        "their projection (the keys)",
+        lambda *a: _step(*a, values="keys"),
+    ),
+    Mistake(
+        "return the decoder's new state (the second output of model.decoder), not the state "
+        "the step was given",
+        lambda *a: _step(*a, returned_state="old"),
     ),
 ]
 
@@ -425,14 +500,23 @@ def _translate(model, source, source_lengths, max_len, bos_id, eos_id, *, mistak
     for _ in range(max_len):
         step_state = first_state if mistake == "state" else state
         logits, state, step_weights = model.decoder_step(
-            start if mistake == "feed" else token, step_state, encoder_outputs, mask
+            start if mistake == "feed" else token,
+            step_state,
+            encoder_outputs,
+            None if mistake == "no mask" else mask,
         )
         token = logits.argmax(dim=-1)
+        finished |= token.squeeze(1) == eos_id
+        if mistake == "last eos dropped" and finished.all():
+            break
         ids.append(token)
         weights.append(step_weights)
-        finished |= token.squeeze(1) == eos_id
+        if mistake == "never stops":
+            continue
         if (finished.any() if mistake == "stop" else finished.all()) or (mistake == "one step"):
             break
+    if mistake == "stacked":
+        return torch.cat(ids, dim=1), torch.stack(weights, dim=1)
     return torch.cat(ids, dim=1), torch.cat(weights, dim=1)
 
 
@@ -454,6 +538,26 @@ TRANSLATE_MISTAKES = [
     Mistake(
         "decoding stopped after one step: loop up to max_len steps",
         lambda *a: _translate(*a, mistake="one step"),
+    ),
+    Mistake(
+        "decoding went on after every sentence had written <eos>: stop as soon as all of them "
+        "have (finished.all())",
+        lambda *a: _translate(*a, mistake="never stops"),
+    ),
+    Mistake(
+        "the last <eos> is missing: keep the token of the step that finishes the last sentence "
+        "(append it before checking whether to stop)",
+        lambda *a: _translate(*a, mistake="last eos dropped"),
+    ),
+    Mistake(
+        "the source padding mask is not passed to decoder_step: attention goes to <pad> "
+        "positions. Pass padding_mask(source_lengths, source_len)",
+        lambda *a: _translate(*a, mistake="no mask"),
+    ),
+    Mistake(
+        "the steps' weights (batch, 1, source_len) are joined along dim 1 with torch.cat, giving "
+        "(batch, steps, source_len); torch.stack adds an axis",
+        lambda *a: _translate(*a, mistake="stacked"),
     ),
 ]
 

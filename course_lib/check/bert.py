@@ -9,7 +9,9 @@ every single draw (special tokens never chosen, labels in the right places, ...)
 
 from __future__ import annotations
 
+import math
 import random
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -18,12 +20,14 @@ from .. import bert as reference
 from .. import packages
 from .. import pretraining_data as reference_data
 from ..data import IGNORE_INDEX
+from ..transformer import positional_encoding
 from .framework import (
     Built,
     Case,
     CheckFailed,
     Mistake,
     call_plainly,
+    ignored_inputs,
     passed,
     recognises,
     require_class,
@@ -31,6 +35,8 @@ from .framework import (
     require_value_error,
     run_cases,
     run_module_cases,
+    swapped_arguments,
+    without_parameters,
 )
 
 tokenizers = packages.lazy("tokenizers", "tokenizers==0.23.3")
@@ -82,7 +88,123 @@ def _share(part: torch.Tensor, whole: torch.Tensor) -> float:
     return part.sum().item() / max(whole.sum().item(), 1)
 
 
-@recognises()
+# What the check says about each mistake it recognises (the catalogue below plants them).
+SPECIALS_CHOSEN = (
+    "special tokens ([CLS], [SEP], [PAD]) were chosen for masking; they never are: leave out the "
+    "positions where `special` is True"
+)
+LABELS_EVERYWHERE = (
+    "labels hold a token at almost every position: only the chosen ones get their original "
+    "token, and -100 everywhere else (the loss ignores -100)"
+)
+LABELS_NOT_ORIGINAL = (
+    "labels must hold the ORIGINAL token at chosen positions (not [MASK]), and -100 everywhere "
+    "else (the loss ignores -100)"
+)
+LABELS_ALL_ORDINARY = (
+    "every ordinary token has a label, though most are left as they are: only the chosen "
+    "tokens (about 15%) get a label, -100 everywhere else"
+)
+CHOICE_NOT_SHARED = (
+    "tokens that were not chosen must stay as they are in `inputs` (only chosen tokens are "
+    "replaced); is your choice of positions the same for inputs and labels?"
+)
+RATE_REVERSED = (
+    "85% is 1 - 15%: the comparison is the wrong way round, a token is chosen when its draw is "
+    "below 0.15"
+)
+FIXED_MASK_ID = "use the mask_id argument rather than a fixed number"
+ALL_MASKED = (
+    "every chosen token became [MASK]; BERT keeps 10% unchanged and replaces 10% with a random "
+    "token, so the model can't rely on seeing [MASK]"
+)
+NONE_RANDOM = (
+    "no chosen token got a random token: of the 20% that are not [MASK]ed, half get "
+    "torch.randint(vocab_size, ...) and half stay as they are"
+)
+NONE_UNCHANGED = (
+    "no chosen token stayed as it was: of the 20% that are not [MASK]ed, only half get a random "
+    "token, the other half keep their own"
+)
+TOO_FEW_RANDOM = (
+    "about 2% got a random token, 10% of the 20% left: of the tokens that are not [MASK]ed, "
+    "HALF get a random token (a draw below 0.5), not 10%"
+)
+RECIPE = (
+    "For each chosen token, draw once more: below 0.8 -> [MASK]; otherwise half of the rest "
+    "random, half kept"
+)
+ONE_RANDOM_TOKEN = (
+    "every replaced token got the same random id: draw one per position, "
+    "torch.randint(vocab_size, ids.shape, generator=generator)"
+)
+NOT_REPRODUCIBLE = (
+    "draw every random number from the `generator` argument (torch.rand(..., "
+    "generator=generator)), so that masking is reproducible"
+)
+SAME_CHOICE_FOR_ANY_SEED = (
+    "choose positions at random, with the `generator` argument, not by a fixed rule or a seed of "
+    "your own"
+)
+IDS_CHANGED = "changed `ids` in place: build new tensors (torch.where, or ids.clone())"
+
+
+def _masking_with(**knobs):
+    """mask_tokens as a learner might write it, with one knob turned: the catalogue below."""
+
+    def wrong(ids, special, mask_id, vocab_size, generator):
+        if knobs.get("own_seed"):
+            generator = torch.Generator().manual_seed(0)
+        if knobs.get("global_random"):
+            generator = None
+
+        def draw():
+            return torch.rand(ids.shape, generator=generator)
+
+        chosen = draw() >= 0.15 if knobs.get("reversed") else draw() < 0.15
+        if not knobs.get("specials"):
+            chosen &= ~special
+        labels = torch.where(chosen, ids, torch.full_like(ids, IGNORE_INDEX))
+        if knobs.get("labels") == "everywhere":
+            labels = ids.clone()
+        elif knobs.get("labels") == "ordinary":
+            labels = torch.where(special, torch.full_like(ids, IGNORE_INDEX), ids)
+        if knobs.get("second_choice"):  # inputs chosen by a draw of their own
+            chosen = (draw() < 0.15) & ~special
+        to_mask = chosen & (draw() < knobs.get("mask_share", 0.8))
+        to_random = chosen & ~to_mask & (draw() < knobs.get("random_share_of_rest", 0.5))
+        shape = (1,) if knobs.get("one_random_token") else ids.shape
+        random_tokens = torch.randint(vocab_size, shape, generator=generator).expand(ids.shape)
+        inputs = ids if knobs.get("in_place") else ids.clone()
+        inputs[to_mask] = knobs.get("fixed_mask_id", mask_id)
+        inputs[to_random] = random_tokens[to_random]
+        if knobs.get("labels") == "inputs":
+            labels = torch.where(chosen, inputs, labels)
+        return inputs, labels
+
+    return wrong
+
+
+MASKING_MISTAKES = [
+    Mistake(SPECIALS_CHOSEN, _masking_with(specials=True)),
+    Mistake(LABELS_EVERYWHERE, _masking_with(labels="everywhere")),
+    Mistake(LABELS_NOT_ORIGINAL, _masking_with(labels="inputs")),
+    Mistake(LABELS_ALL_ORDINARY, _masking_with(labels="ordinary")),
+    Mistake(CHOICE_NOT_SHARED, _masking_with(second_choice=True)),
+    Mistake(RATE_REVERSED, _masking_with(reversed=True)),
+    Mistake(FIXED_MASK_ID, _masking_with(fixed_mask_id=103)),  # bert-base's [MASK]
+    Mistake(ALL_MASKED, _masking_with(mask_share=1.0)),
+    Mistake(NONE_RANDOM, _masking_with(random_share_of_rest=0.0)),
+    Mistake(NONE_UNCHANGED, _masking_with(random_share_of_rest=1.0)),
+    Mistake(TOO_FEW_RANDOM, _masking_with(random_share_of_rest=0.1)),
+    Mistake(ONE_RANDOM_TOKEN, _masking_with(one_random_token=True)),
+    Mistake(NOT_REPRODUCIBLE, _masking_with(global_random=True)),
+    Mistake(SAME_CHOICE_FOR_ANY_SEED, _masking_with(own_seed=True)),
+    Mistake(IDS_CHANGED, _masking_with(in_place=True)),
+]
+
+
+@recognises(MASKING_MISTAKES)
 def mask_tokens(learner_fn) -> None:
     """Check BERT's MLM masking: 15% of the ordinary tokens chosen; of those 80% [MASK], 10% a
     random token, 10% unchanged; special tokens never chosen; labels = the original token at
@@ -108,16 +230,12 @@ def mask_tokens(learner_fn) -> None:
                     f"{where}: {name} should hold integer ids (torch.long), got {value.dtype}"
                 )
         if not torch.equal(ids, original):
-            raise CheckFailed(
-                f"{where} changed `ids` in place: build new tensors (torch.where, or ids.clone())"
-            )
+            raise CheckFailed(f"{where} {IDS_CHANGED}")
         _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size)
         again = _mask(fn, ids, special, mask_id, vocab_size, seed)
         if not (torch.equal(again[0], inputs) and torch.equal(again[1], labels)):
             raise CheckFailed(
-                f"{where} gave different results for the same seed: draw every random number "
-                "from the `generator` argument (torch.rand(..., generator=generator)), so that "
-                "masking is reproducible"
+                f"{where} gave different results for the same seed: {NOT_REPRODUCIBLE}"
             )
         _require_fresh_draws(fn, where, ids, special, mask_id, vocab_size, seed, inputs, labels)
         checked += (~special).sum().item()
@@ -139,8 +257,7 @@ def _require_fresh_draws(
     if both > 0.05:  # independent draws give 0.15 * 0.15 = 2.25%
         raise CheckFailed(
             f"{where}: two different generator seeds chose {both:.0%} of the ordinary tokens in "
-            "common (independent draws share about 2%): choose positions at random, with the "
-            "`generator` argument, not by a fixed rule or a seed of your own"
+            f"common (independent draws share about 2%): {SAME_CHOICE_FOR_ANY_SEED}"
         )
     # the same seed on other tokens (same special positions): a random replacement comes from
     # the generator, so it must not change with the tokens it replaces
@@ -157,36 +274,25 @@ def _require_fresh_draws(
 
 
 def _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size) -> None:
-    chosen = labels != IGNORE_INDEX
+    chosen = labels != IGNORE_INDEX  # every label that is not -100 marks a chosen token
     if chosen.float().mean() > 0.9:
-        raise CheckFailed(
-            f"{where}: labels hold a token at almost every position: only the chosen ones get "
-            "their original token, and -100 everywhere else (the loss ignores -100)"
-        )
+        raise CheckFailed(f"{where}: {LABELS_EVERYWHERE}")
     if (chosen & special).any():
-        raise CheckFailed(
-            f"{where}: special tokens ([CLS], [SEP], [PAD]) were chosen for masking; they never "
-            "are: leave out the positions where `special` is True"
-        )
-    if not torch.equal(labels[~chosen], torch.full_like(labels[~chosen], IGNORE_INDEX)) or not (
-        torch.equal(labels[chosen], ids[chosen])
-    ):
-        if (labels == ids).all() or torch.equal(labels[~special], ids[~special]):
-            hint = "labels hold the original token at every position: only the chosen ones"
-        else:
-            hint = "labels must hold the ORIGINAL token at chosen positions (not [MASK])"
-        raise CheckFailed(f"{where}: {hint}, and -100 everywhere else (the loss ignores -100)")
+        raise CheckFailed(f"{where}: {SPECIALS_CHOSEN}")
+    if not torch.equal(labels[chosen], ids[chosen]):
+        raise CheckFailed(f"{where}: {LABELS_NOT_ORIGINAL}")
     if not torch.equal(inputs[~chosen], ids[~chosen]):
-        raise CheckFailed(
-            f"{where}: tokens that were not chosen must stay as they are in `inputs` (only chosen "
-            "tokens are replaced); is your choice of positions the same for inputs and labels?"
-        )
+        raise CheckFailed(f"{where}: {CHOICE_NOT_SHARED}")
     ordinary = ~special
     rate = _share(chosen, ordinary)
     if abs(rate - 0.15) > 0.015:
         extra = ""
         if abs(rate - 0.12) < 0.01:
             extra = " (12% is 80% of 15%: only the [MASK]ed tokens got labels?)"
+        elif abs(rate - 0.85) < 0.02:
+            extra = f" ({RATE_REVERSED})"
+        elif rate > 0.9 and _share(chosen & (inputs == ids), chosen) > 0.5:
+            extra = f": {LABELS_ALL_ORDINARY}"
         elif rate > 0.9:
             extra = " (every token?)"
         raise CheckFailed(
@@ -202,27 +308,22 @@ def _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size) -> 
         if count > 0.5 * chosen.sum().item():
             raise CheckFailed(
                 f"{where}: most chosen tokens became id {common}, but [MASK] is mask_id="
-                f"{mask_id} here: use the mask_id argument rather than a fixed number"
+                f"{mask_id} here: {FIXED_MASK_ID}"
             )
     shares = {
         name: _share(part, chosen)
         for name, part in (("[MASK]", masked), ("random", replaced), ("unchanged", unchanged))
     }
-    described = ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
-    if shares["[MASK]"] > 0.97:
-        raise CheckFailed(
-            f"{where}: every chosen token became [MASK] ({described}); BERT keeps 10% unchanged "
-            "and replaces 10% with a random token, so the model can't rely on seeing [MASK]"
-        )
     expected = {"[MASK]": 0.8, "random": 0.1, "unchanged": 0.1}
-    for name, share in shares.items():
-        if abs(share - expected[name]) > 0.045:
-            raise CheckFailed(
-                f"{where}: of the chosen tokens, {described}; BERT's recipe is [MASK] 80%, "
-                "random 10%, unchanged 10% (tolerance ±4.5 points). For each chosen token, draw "
-                "once more: below 0.8 -> [MASK]; otherwise half of the rest random, half kept"
-            )
+    if any(abs(share - expected[name]) > 0.045 for name, share in shares.items()):
+        described = ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
+        raise CheckFailed(
+            f"{where}: of the chosen tokens, {described}; BERT's recipe is [MASK] 80%, random "
+            f"10%, unchanged 10% (tolerance ±4.5 points): {_split_hint(shares)}"
+        )
     random_tokens = inputs[replaced]
+    if random_tokens.unique().numel() == 1 and random_tokens.numel() > 20:
+        raise CheckFailed(f"{where}: {ONE_RANDOM_TOKEN}")
     if random_tokens.numel() and (
         random_tokens.min() < 0
         or random_tokens.max() >= vocab_size
@@ -235,12 +336,95 @@ def _check_masking(where, ids, special, inputs, labels, mask_id, vocab_size) -> 
         )
 
 
+def _split_hint(shares: dict[str, float]) -> str:
+    """The likely mistake behind a wrong [MASK] / random / unchanged split of the chosen tokens."""
+    if shares["[MASK]"] > 0.97:
+        return ALL_MASKED
+    if abs(shares["[MASK]"] - 0.8) <= 0.045:
+        if shares["random"] < 0.005:
+            return NONE_RANDOM
+        if shares["unchanged"] < 0.005:
+            return NONE_UNCHANGED
+        if abs(shares["random"] - 0.02) < 0.01:
+            return TOO_FEW_RANDOM
+    return RECIPE
+
+
 def _documents() -> list[list[str]]:
     rng = random.Random(7)
     return [[f"doc{d} sentence{s}" for s in range(rng.randint(2, 9))] for d in range(8)]
 
 
-@recognises()
+# What the check says about each mistake it recognises (the catalogue below plants them).
+LABELS_SWAPPED = (
+    "the labels are the wrong way round: 0 means B is the next sentence, 1 that B is a random one"
+)
+SAME_DOCUMENT = (
+    "a random B must come from ANOTHER document: choose among the other documents' indices "
+    "(every index but `document`)"
+)
+B_NOT_A_SENTENCE = (
+    "sentence B should be one sentence, a str: a random B is one sentence of the other "
+    "document, rng.choice(documents[other])"
+)
+LABEL_NOT_INT = "the label should be the integer 0 (B is next) or 1 (B is random)"
+RANDINT_INCLUSIVE = (
+    "rng.randint(a, b) includes b, so rng.randint(0, 2) has three outcomes: decide with "
+    "rng.random() < 0.5"
+)
+DOCUMENT_BY_RULE = (
+    "pick the other document at random (rng.choice among the other documents' indices), not by "
+    "a rule"
+)
+SENTENCE_BY_RULE = (
+    "pick the document AND the sentence at random: a random sentence of the other document, "
+    "rng.choice(documents[other])"
+)
+GLOBAL_RANDOM = (
+    "draw every random choice from the `rng` argument (rng.random(), rng.choice(...)), not the "
+    "random module"
+)
+
+
+def _pairing_with(**knobs):
+    """nsp_pair as a learner might write it, with one knob turned: the catalogue below."""
+
+    def wrong(documents, document, sentence, rng):
+        if knobs.get("global_random"):
+            rng = random  # the module has the same methods as a random.Random
+        first = documents[document][sentence]
+        is_next = rng.randint(0, 2) == 0 if knobs.get("randint") else rng.random() < 0.5
+        if is_next:
+            b, label = documents[document][sentence + 1], 0
+        else:
+            others = [i for i in range(len(documents)) if i != document or knobs.get("any")]
+            other = (document + 1) % len(documents) if knobs.get("next_document") else None
+            b = documents[rng.choice(others) if other is None else other]
+            if knobs.get("b") == "first sentence":
+                b = b[0]
+            elif knobs.get("b") != "whole document":
+                b = rng.choice(b)
+            label = 1
+        if knobs.get("swapped"):
+            label = 1 - label
+        return first, b, bool(label) if knobs.get("bool_label") else label
+
+    return wrong
+
+
+NSP_MISTAKES = [
+    Mistake(LABELS_SWAPPED, _pairing_with(swapped=True)),
+    Mistake(SAME_DOCUMENT, _pairing_with(any=True)),
+    Mistake(B_NOT_A_SENTENCE, _pairing_with(b="whole document")),
+    Mistake(LABEL_NOT_INT, _pairing_with(bool_label=True)),
+    Mistake(RANDINT_INCLUSIVE, _pairing_with(randint=True)),
+    Mistake(DOCUMENT_BY_RULE, _pairing_with(next_document=True)),
+    Mistake(SENTENCE_BY_RULE, _pairing_with(b="first sentence")),
+    Mistake(GLOBAL_RANDOM, _pairing_with(global_random=True)),
+]
+
+
+@recognises(NSP_MISTAKES)
 def nsp_pair(learner_fn) -> None:
     """Check an NSP pair builder: A = documents[document][sentence]; label 0 with B the next
     sentence half of the time; label 1 with B a random sentence of another document otherwise;
@@ -266,36 +450,26 @@ def nsp_pair(learner_fn) -> None:
                 f"{where}: sentence A should be documents[{d}][{s}] ({documents[d][s]!r}), "
                 f"got {a!r}"
             )
+        if not isinstance(b, str):
+            raise CheckFailed(f"{where}: {B_NOT_A_SENTENCE}; got a {type(b).__name__}")
         if b not in where_of:
             raise CheckFailed(f"{where}: sentence B {b!r:.60} is not a sentence of the documents")
         if type(label) is not int or label not in (0, 1):
-            raise CheckFailed(
-                f"{where}: the label should be the integer 0 (B is next) or 1 (B is random), "
-                f"got {label!r}"
-            )
+            raise CheckFailed(f"{where}: {LABEL_NOT_INT}, got {label!r}")
         b_document, b_index = where_of[b]
-        is_next = (b_document, b_index) == (d, s + 1)
-        if label == 0 and not is_next:
-            raise CheckFailed(
-                f'{where} returned label 0 ("is next") but B is {b!r}, not the sentence after A '
-                f"(documents[{d}][{s + 1}]); are the labels the wrong way round?"
-            )
-        if label == 1 and b_document == d:
-            hint = (
-                "is the next sentence: the labels are the wrong way round (0 = next, 1 = random)"
-                if is_next
-                else "comes from the same document: take it from ANOTHER document"
-            )
-            raise CheckFailed(f'{where} returned label 1 ("random") but B {hint}')
-        results.append((label, b_document, b_index))
-    share_next = sum(label == 0 for label, _, _ in results) / len(results)
+        results.append(_Pair(where, d, b, b_document, (b_document, b_index) == (d, s + 1), label))
+    _require_right_labels(results)
+    share_next = sum(pair.label == 0 for pair in results) / len(results)
     if abs(share_next - 0.5) > 0.06:
+        hint = "one rng.random() < 0.5 decides"
+        if min(abs(share_next - 1 / 3), abs(share_next - 2 / 3)) < 0.04:
+            hint = RANDINT_INCLUSIVE
         raise CheckFailed(
             f"nsp_pair: B was the next sentence in {share_next:.0%} of 2,000 pairs; it should be "
-            "half of them (tolerance ±6 points): one rng.random() < 0.5 decides"
+            f"half of them (tolerance ±6 points): {hint}"
         )
     _require_random_at_one_position(fn, documents, where_of)
-    randoms = [(doc, index) for label, doc, index in results if label == 1]
+    randoms = [where_of[pair.b] for pair in results if pair.label == 1]
     if len({doc for doc, _ in randoms}) < len(documents) - 1 or len(set(randoms)) < 20:
         raise CheckFailed(
             "nsp_pair: the random sentences B should come from any other document and any "
@@ -306,11 +480,39 @@ def nsp_pair(learner_fn) -> None:
     if any(tuple(pair) != tuple(first[0]) for pair in first) or _differs_only_by_global(
         fn, documents
     ):
-        raise CheckFailed(
-            "nsp_pair gave different results for the same rng seed: draw every random choice "
-            "from the `rng` argument (rng.random(), rng.choice(...)), not the random module"
-        )
+        raise CheckFailed(f"nsp_pair gave different results for the same rng seed: {GLOBAL_RANDOM}")
     passed("nsp_pair", "A, B and labels right, about half next, on 2,000 pairs")
+
+
+class _Pair(NamedTuple):
+    """One pair the learner's nsp_pair returned, and where sentence B comes from."""
+
+    where: str  # the call, for messages
+    document: int  # A's document
+    b: str
+    b_document: int
+    is_next: bool  # B is the sentence after A
+    label: int
+
+
+def _require_right_labels(pairs: list[_Pair]) -> None:
+    """Label 0 exactly when B is the next sentence, and a random B from another document: judged
+    on all the pairs at once, so that labels the wrong way round are told from a random B that
+    happens to be the next sentence."""
+    next_labels = [pair.label for pair in pairs if pair.is_next]
+    swapped = sum(next_labels) > len(next_labels) / 2  # the next sentences mostly labelled 1
+    for pair in pairs:
+        if pair.label == 0 and not pair.is_next:
+            hint = LABELS_SWAPPED if swapped else "label 0 is for the sentence after A only"
+            raise CheckFailed(
+                f'{pair.where} returned label 0 ("is next") but B is {pair.b!r}, not the sentence '
+                f"after A: {hint}"
+            )
+        if pair.label == 1 and pair.b_document == pair.document:
+            hint = LABELS_SWAPPED if swapped else SAME_DOCUMENT
+            raise CheckFailed(
+                f'{pair.where} returned label 1 ("random") but B is {pair.b!r}: {hint}'
+            )
 
 
 def _require_random_at_one_position(fn, documents, where_of) -> None:
@@ -326,11 +528,12 @@ def _require_random_at_one_position(fn, documents, where_of) -> None:
             "half: decide with rng.random() < 0.5, not by a rule on the positions"
         )
     randoms = [where_of[b] for _, b, label in pairs if label == 1]
-    if len({d for d, _ in randoms}) < len(documents) - 1 or len({i for _, i in randoms}) < 3:
+    chosen_documents, chosen_positions = {d for d, _ in randoms}, {i for _, i in randoms}
+    if len(chosen_documents) < len(documents) - 1 or len(chosen_positions) < 3:
+        hint = DOCUMENT_BY_RULE if len(chosen_documents) < len(documents) - 1 else SENTENCE_BY_RULE
         raise CheckFailed(
-            f"{where} took the random B from {len({d for d, _ in randoms})} of the "
-            f"{len(documents) - 1} other documents and {len({i for _, i in randoms})} "
-            "positions: pick the document AND the sentence at random (rng.choice)"
+            f"{where} took the random B from {len(chosen_documents)} of the "
+            f"{len(documents) - 1} other documents and {len(chosen_positions)} positions: {hint}"
         )
 
 
@@ -370,6 +573,26 @@ POOL_MISTAKES = [
     Mistake(
         "that is the [CLS] vector (position 0); mean pooling averages all real tokens",
         lambda states, padding: states[:, 0],
+    ),
+    Mistake(
+        "padding.sum(dim=1) is (batch,): divide by padding.sum(dim=1, keepdim=True), (batch, 1), "
+        "so that each row is divided by its own number of real tokens",
+        lambda states, padding: (states * _real(padding, states)).sum(dim=1) / padding.sum(dim=1),
+    ),
+    Mistake(
+        "padding (batch, seq) cannot weight states (batch, seq, hidden) as it is: add an axis, "
+        "padding[..., None] (batch, seq, 1)",
+        lambda states, padding: (states * padding).sum(dim=1) / padding.sum(dim=1, keepdim=True),
+    ),
+    Mistake(
+        "that is the mean of the padding positions: padding is True at the real tokens, so "
+        "weight by padding, not ~padding",
+        lambda states, padding: reference.mean_pool(states, ~padding),
+    ),
+    Mistake(
+        "the mean is normalised to length 1: mean pooling returns the plain average (normalising, "
+        "where wanted, is a separate step)",
+        lambda states, padding: F.normalize(reference.mean_pool(states, padding), dim=-1),
     ),
 ]
 
@@ -414,6 +637,12 @@ PAIRS = [
 ]
 
 
+TOKEN_STRINGS = (
+    "return the tokens' ids (encoding.ids, tokenizer.token_to_id(...)), not the tokens "
+    "themselves (encoding.tokens)"
+)
+
+
 def _pair_mistake(kind):
     def wrong(tokenizer, first, second):
         ids, segments = reference_data.encode_pair(tokenizer, first, second)
@@ -428,6 +657,14 @@ def _pair_mistake(kind):
             ids, segments = ids[1:], segments[1:]
         elif kind == "cls in B":
             segments = [1] + segments[1:]
+        elif kind == "final sep in A":
+            segments = segments[:-1] + [0]
+        elif kind == "specials twice":  # encode() adds [CLS] ... [SEP] to each sentence itself
+            a, b = tokenizer.encode(first).ids, tokenizer.encode(second).ids
+            ids = [ids[0], *a, ids[-1], *b, ids[-1]]
+            segments = [0] * (len(a) + 2) + [1] * (len(b) + 1)
+        elif kind == "tokens":
+            ids = [tokenizer.id_to_token(i) for i in ids]
         return ids, segments
 
     return wrong
@@ -446,6 +683,17 @@ PAIR_MISTAKES = [
     Mistake("the input ends with a [SEP] after sentence B too", _pair_mistake("no final sep")),
     Mistake("the input starts with [CLS]", _pair_mistake("no cls")),
     Mistake("[CLS] belongs to segment 0, with sentence A", _pair_mistake("cls in B")),
+    Mistake(
+        "the [SEP] that ends sentence B belongs to segment 1, with sentence B",
+        _pair_mistake("final sep in A"),
+    ),
+    Mistake(
+        "tokenizer.encode(text) adds [CLS] and [SEP] itself, so they appear twice: encode each "
+        "sentence with add_special_tokens=False",
+        _pair_mistake("specials twice"),
+    ),
+    Mistake(TOKEN_STRINGS, _pair_mistake("tokens")),
+    *swapped_arguments(reference_data.encode_pair, ("first", "second")),
 ]
 
 
@@ -456,6 +704,8 @@ def _as_tensors(fn):
         result = fn(*args)
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             return result  # run_cases explains what a pair of outputs should be
+        if any(isinstance(part, list) and any(isinstance(t, str) for t in part) for part in result):
+            raise CheckFailed(f"encode_pair returned strings: {TOKEN_STRINGS}")
         return tuple(torch.as_tensor(part, dtype=torch.long) for part in result)
 
     return call
@@ -504,60 +754,77 @@ def _their_pair(tokenizer, first, second):
 # --- BERT's input embeddings ---------------------------------------------------------------------
 
 
-class _NoSegments(reference.BertEmbeddings):
+def _with_knobs(cls: type, **knobs) -> type:
+    """`cls`, a course module written out with knobs (`self.knobs`), with these knobs turned."""
+    return type(cls.__name__, (cls,), {"knobs": knobs})
+
+
+class _EmbeddingsWith(reference.BertEmbeddings):
+    """The course's embeddings written out, with one knob turned."""
+
+    knobs: dict = {}
+
     def forward(self, ids, segments):
-        positions = torch.arange(ids.shape[1])
-        return self.dropout(self.norm(self.tokens(ids) + self.positions(positions)))
-
-
-class _NoPositions(reference.BertEmbeddings):
-    def forward(self, ids, segments):
-        return self.dropout(self.norm(self.tokens(ids) + self.segments(segments)))
-
-
-class _NoNorm(reference.BertEmbeddings):
-    def forward(self, ids, segments):
-        positions = torch.arange(ids.shape[1])
-        x = self.tokens(ids) + self.segments(segments) + self.positions(positions)
-        return self.dropout(x)
-
-
-class _PositionsFromOne(reference.BertEmbeddings):
-    def forward(self, ids, segments):
-        positions = torch.arange(1, ids.shape[1] + 1)
-        x = self.tokens(ids) + self.segments(segments) + self.positions(positions)
-        return self.dropout(self.norm(x))
-
-
-class _DropoutBeforeNorm(reference.BertEmbeddings):
-    def forward(self, ids, segments):
-        positions = torch.arange(ids.shape[1])
-        x = self.tokens(ids) + self.segments(segments) + self.positions(positions)
-        return self.norm(self.dropout(x))
+        knobs, seq = self.knobs, ids.shape[1]
+        x = self.tokens(ids)
+        if knobs.get("scaled"):
+            x = x * math.sqrt(x.shape[-1])
+        if knobs.get("segments") == "zeros":
+            segments = torch.zeros_like(segments)
+        if knobs.get("segments") != "missing":
+            x = x + self.segments(segments)
+        if knobs.get("positions") == "sinusoidal":
+            x = x + positional_encoding(seq, x.shape[-1])
+        elif knobs.get("positions") != "missing":
+            x = x + self.positions(torch.arange(seq) + (knobs.get("positions") == "from 1"))
+        if knobs.get("dropout") == "before norm":
+            x = self.dropout(x)
+        if knobs.get("norm", True):
+            x = self.norm(x)
+        return self.dropout(x) if knobs.get("dropout", "last") == "last" else x
 
 
 EMBEDDING_MISTAKES = [
     Mistake(
         "the segment embeddings are missing: add self.segments(segments), which tells sentence "
         "A's tokens from sentence B's",
-        _NoSegments,
+        _with_knobs(_EmbeddingsWith, segments="missing"),
     ),
     Mistake(
         "the position embeddings are missing: add self.positions(torch.arange(seq_len)), or the "
         "model cannot tell word order",
-        _NoPositions,
+        _with_knobs(_EmbeddingsWith, positions="missing"),
     ),
     Mistake(
         "the LayerNorm after the sum is missing: norm(tokens + segments + positions)",
-        _NoNorm,
+        _with_knobs(_EmbeddingsWith, norm=False),
     ),
     Mistake(
         "positions start at 0: torch.arange(seq_len), not 1 .. seq_len",
-        _PositionsFromOne,
+        _with_knobs(_EmbeddingsWith, positions="from 1"),
     ),
     Mistake(
         "dropout comes last, after the LayerNorm: dropout(norm(sum))",
-        _DropoutBeforeNorm,
+        _with_knobs(_EmbeddingsWith, dropout="before norm"),
+    ),
+    Mistake(
+        "the dropout is missing: dropout(norm(sum)) (the check compares in training mode too, "
+        "with the same random draws)",
+        _with_knobs(_EmbeddingsWith, dropout="missing"),
+    ),
+    Mistake(
+        "every token gets segment 0's embedding: look up the segments argument, "
+        "self.segments(segments)",
+        _with_knobs(_EmbeddingsWith, segments="zeros"),
+    ),
+    Mistake(
+        "the token embeddings are multiplied by sqrt(hidden): BERT adds them unscaled (the "
+        "scaling is the original Transformer's)",
+        _with_knobs(_EmbeddingsWith, scaled=True),
+    ),
+    Mistake(
+        "the positions are sinusoidal: BERT learns them, self.positions(torch.arange(seq_len))",
+        _with_knobs(_EmbeddingsWith, positions="sinusoidal"),
     ),
 ]
 
@@ -617,6 +884,16 @@ def _probabilities_as_loss(scores, labels):
     return -probabilities.gather(1, labels[masked][:, None]).mean()
 
 
+def _nll_of_scores(scores, labels):
+    masked = labels != IGNORE_INDEX
+    return F.nll_loss(scores[masked], labels[masked])
+
+
+def _mean_of_row_means(scores, labels):
+    losses = F.cross_entropy(scores.transpose(1, 2), labels, reduction="none")  # 0 where ignored
+    return (losses.sum(dim=1) / (labels != IGNORE_INDEX).sum(dim=1)).mean()
+
+
 MLM_LOSS_MISTAKES = [
     Mistake(
         "the loss is averaged over every position: average over the masked positions only (the "
@@ -633,6 +910,28 @@ MLM_LOSS_MISTAKES = [
         "the loss is the negative *log*-probability of the right token: F.cross_entropy, not "
         "minus the probability",
         _probabilities_as_loss,
+    ),
+    Mistake(
+        "F.nll_loss expects log-probabilities: apply log_softmax first, or use F.cross_entropy, "
+        "which takes the raw scores",
+        _nll_of_scores,
+    ),
+    Mistake(
+        "F.cross_entropy wants the vocabulary on axis 1: select the masked positions, "
+        "scores[masked] (positions, vocab), or transpose the scores to (batch, vocab, seq)",
+        lambda scores, labels: F.cross_entropy(scores, labels),
+    ),
+    Mistake(
+        "the loss is one number, the mean over the masked positions: leave cross_entropy's "
+        "reduction at its default ('mean')",
+        lambda scores, labels: F.cross_entropy(
+            scores[labels != IGNORE_INDEX], labels[labels != IGNORE_INDEX], reduction="none"
+        ),
+    ),
+    Mistake(
+        "the loss is averaged within each row, then over the rows: average over all the masked "
+        "positions at once (a row with more masked tokens weighs more)",
+        _mean_of_row_means,
     ),
 ]
 
@@ -686,18 +985,22 @@ class _HeadsWith(reference.BertForPretraining):
             if knobs.get("norm_first"):
                 h = F.gelu(norm(h))
             else:
-                h = norm(F.relu(h) if knobs.get("relu") else F.gelu(h))
+                h = F.relu(h) if knobs.get("relu") else F.gelu(h)
+                h = norm(h) if knobs.get("norm", True) else h
         else:
             h = states
-        scores = h @ self.bert.embeddings.tokens.weight.T
+        weight = self.bert.embeddings.tokens.weight
+        scores = h @ weight if knobs.get("untransposed") else h @ weight.T
         if knobs.get("bias", True):
             scores = scores + self.mlm_bias
+        if knobs.get("softmax"):
+            scores = scores.softmax(dim=-1)
         sentence = states[:, 0] if knobs.get("nsp") == "cls" else pooled
         return scores, self.nsp_head(sentence)
 
 
 def _heads_with(**knobs) -> type:
-    return type("WrongHeads", (_HeadsWith,), {"knobs": knobs})
+    return _with_knobs(_HeadsWith, **knobs)
 
 
 HEADS_MISTAKES = [
@@ -725,6 +1028,22 @@ HEADS_MISTAKES = [
         "on [CLS]), the second output of self.bert",
         _heads_with(nsp="cls"),
     ),
+    Mistake(
+        "the transform lacks its LayerNorm: dense, then GELU, then LayerNorm (the three layers "
+        "of mlm_transform, in that order)",
+        _heads_with(norm=False),
+    ),
+    Mistake(
+        "the MLM scores are softmaxed: return the raw scores (logits); the loss applies the "
+        "softmax itself",
+        _heads_with(softmax=True),
+    ),
+    Mistake(
+        "the token embedding is (vocab_size, hidden): score with its transpose, states @ "
+        "weight.T (or F.linear(states, weight, mlm_bias))",
+        _heads_with(untransposed=True),
+    ),
+    *ignored_inputs(reference.BertForPretraining, "segments"),
 ]
 
 
@@ -807,6 +1126,8 @@ class _ClassifierWith(reference.BertClassifier):
         padding = ids != self.bert.config.pad_id if padding is None else padding
         seen = torch.ones_like(padding) if knobs.get("attend_pads") else padding
         states, pooled = self.bert(ids, segments, seen)
+        if knobs.get("dropout") == "states":
+            states = self.dropout(states)
         if self.pooling == "mean" or knobs.get("always_mean"):
             if knobs.get("mean_over_pads"):
                 pooled = states.mean(dim=1)
@@ -814,13 +1135,14 @@ class _ClassifierWith(reference.BertClassifier):
                 pooled = reference.mean_pool(states, padding)
         elif knobs.get("raw_cls"):
             pooled = states[:, 0]
-        if knobs.get("dropout", True):
+        if knobs.get("dropout", "pooled") == "pooled":
             pooled = self.dropout(pooled)
-        return self.classifier(pooled)
+        scores = self.classifier(pooled)
+        return self.dropout(scores) if knobs.get("dropout") == "scores" else scores
 
 
 def _classifier_with(**knobs) -> type:
-    return type("WrongClassifier", (_ClassifierWith,), {"knobs": knobs})
+    return _with_knobs(_ClassifierWith, **knobs)
 
 
 CLASSIFIER_MISTAKES = [
@@ -837,7 +1159,7 @@ CLASSIFIER_MISTAKES = [
     Mistake(
         "the sentence vector is not dropped out: apply self.dropout before the classifier (the "
         "check compares in training mode too, with the same random draws)",
-        _classifier_with(dropout=False),
+        _classifier_with(dropout=None),
     ),
     Mistake(
         "the encoder attends to the padding: pass padding (True = real token; by default ids != "
@@ -849,6 +1171,18 @@ CLASSIFIER_MISTAKES = [
         "pooling='mean' the mean of the real tokens",
         _classifier_with(always_mean=True),
     ),
+    Mistake(
+        "dropout is applied to the token states: apply it to the pooled sentence vector, "
+        "classifier(dropout(pooled))",
+        _classifier_with(dropout="states"),
+    ),
+    Mistake(
+        "dropout comes after the classifier: classifier(dropout(pooled)), not "
+        "dropout(classifier(pooled))",
+        _classifier_with(dropout="scores"),
+    ),
+    *ignored_inputs(reference.BertClassifier, "segments"),
+    *without_parameters(reference.BertClassifier, "classifier.bias"),
 ]
 
 
@@ -867,10 +1201,13 @@ def bert_classifier(learner_class, *, seed: int = 0) -> None:
         )
         for pooling, training in (("cls", False), ("mean", False), ("mean", True), ("cls", True)):
             model = reference.BertClassifier(reference.Bert(config), 3, 0.3, pooling)
+            with torch.no_grad():  # BERT initialises biases to zero: make a missing one visible
+                model.classifier.bias.normal_()
             ids = torch.randint(5, 40, (3, 8), generator=generator)
             ids[0, 5:], ids[2, 3:] = 0, 0  # padding at the end of two rows
+            segments = (torch.arange(8) >= torch.tensor([[3], [4], [2]])).long()
             built = Built(model, (model.bert, 3, 0.3, pooling), training=training, seed=seed)
-            cases.append(Case((built, ids)))
+            cases.append(Case((built, ids, segments)))
     run_module_cases(
         "BertClassifier",
         cls,

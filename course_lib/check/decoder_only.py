@@ -4,6 +4,8 @@ with temperature and top-k (statistical)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,7 +24,13 @@ from .framework import (
     require_function,
     run_cases,
     run_module_cases,
+    swapped_submodules,
 )
+
+
+def _with_knobs(cls: type, **knobs) -> type:
+    """`cls`, a course module written out with knobs (`self.knobs`), with these knobs turned."""
+    return type(cls.__name__, (cls,), {"knobs": knobs})
 
 
 def _after_sep(ids, sep_id):
@@ -175,24 +183,37 @@ def _continue(
     *,
     stop=True,
     keep_eos=False,
-    whole=True,
+    context="whole",
     last=True,
     with_prompt=False,
     steps_offset=0,
+    prompt_counts=False,
+    sample=False,
+    batched=True,
+    unsqueezed=True,
+    as_list=False,
 ):
     """Generation with one knob turned: the catalogue of mistakes below."""
     ids = prompt
-    for _ in range(max_new_tokens + steps_offset):
-        context = ids if whole else ids[-1:]
-        logits = model(context[None])[0, -1 if last else 0]
-        next_id = logits.argmax()
+    steps = max_new_tokens + steps_offset - (len(prompt) if prompt_counts else 0)
+    for _ in range(steps):
+        seen = {"whole": ids, "last token": ids[-1:], "prompt": prompt}[context]
+        logits = (model(seen[None])[0] if batched else model(seen))[-1 if last else 0]
+        next_id = torch.multinomial(logits.softmax(-1), 1)[0] if sample else logits.argmax()
         if stop and next_id.item() == eos_id:
             if keep_eos:
                 ids = torch.cat([ids, next_id[None]])
             break
-        ids = torch.cat([ids, next_id[None]])
-    return ids if with_prompt else ids[len(prompt) :]
+        ids = torch.cat([ids, next_id[None] if unsqueezed else next_id])
+    new = ids if with_prompt else ids[len(prompt) :]
+    return new.tolist() if as_list else new
 
+
+SAMPLES = "greedy decoding takes the most likely token (argmax), it does not sample"
+RETURNS_LIST = (
+    "return the new ids as one tensor: grow a tensor with torch.cat and return ids[len(prompt):], "
+    "or convert at the end, torch.tensor(new_ids)"
+)
 
 GENERATE_MISTAKES = [
     Mistake(
@@ -214,7 +235,7 @@ GENERATE_MISTAKES = [
     Mistake(
         "feed the model the whole sequence so far, not only the last token: it has no memory "
         "between calls",
-        lambda *a: _continue(*a, whole=False),
+        lambda *a: _continue(*a, context="last token"),
     ),
     Mistake(
         "off by one: at most max_new_tokens new tokens, and no fewer when <eos> never comes",
@@ -224,13 +245,35 @@ GENERATE_MISTAKES = [
         "off by one: at most max_new_tokens new tokens, not one more",
         lambda *a: _continue(*a, steps_offset=1),
     ),
+    Mistake(
+        "the model reads the prompt alone at every step: feed it the prompt AND the tokens "
+        "generated so far (the growing ids)",
+        lambda *a: _continue(*a, context="prompt"),
+    ),
+    Mistake(
+        "max_new_tokens counts the new tokens only, not the prompt's: take up to max_new_tokens "
+        "steps whatever the prompt's length",
+        lambda *a: _continue(*a, prompt_counts=True),
+    ),
+    Mistake(
+        "the model takes a batch of sequences (batch, seq): call it on ids[None] and read row 0, "
+        "model(ids[None])[0, -1]",
+        lambda *a: _continue(*a, batched=False),
+    ),
+    Mistake(
+        "argmax() gives a 0-dimensional tensor, which torch.cat cannot join: give it an axis, "
+        "torch.cat([ids, next_id[None]])",
+        lambda *a: _continue(*a, unsqueezed=False),
+    ),
+    Mistake(SAMPLES, lambda *a: _continue(*a, sample=True)),
+    Mistake(RETURNS_LIST, lambda *a: _continue(*a, as_list=True)),
 ]
 
 GENERATE_CASES = [  # (prompt, max_new_tokens, eos_id): both endings, <eos> and the length limit
+    ([5, 0, 6, 1], 10, 2),  # first: it tells the most mistakes apart
     ([4, 9, 1], 8, 2),
     ([3, 3], 6, 10),
     ([7], 5, 8),
-    ([5, 0, 6, 1], 10, 2),
     ([2, 8, 1], 3, 9),
     ([6, 6, 6, 1], 12, 4),
 ]
@@ -263,82 +306,116 @@ def generate(learner_fn) -> None:
 
 
 def _require_deterministic(fn, case: Case) -> None:
-    """Greedy decoding gives the same output every time; sampling does not."""
+    """Greedy decoding gives the same output every time; sampling does not. Each call starts
+    from its own seed of torch's global random state (restored afterwards), so that a loop that
+    samples is caught every time. An error is left to `run_cases`, which names it."""
     signature = "generate(model, prompt, max_new_tokens, eos_id)"
-    outputs = [call_learner(fn, "generate", case, signature) for _ in range(4)]
+    outputs = []
+    try:
+        for seed in range(4):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                outputs.append(call_learner(fn, "generate", case, signature))
+    except CheckFailed:
+        return
+    where = f"generate({case.describe()})"
+    if all(isinstance(o, list) for o in outputs):
+        raise CheckFailed(f"{where} returned a list: {RETURNS_LIST}")
     tensors = [o for o in outputs if isinstance(o, torch.Tensor)]
     if len(tensors) == len(outputs) and any(
         o.shape != tensors[0].shape or not torch.equal(o, tensors[0]) for o in tensors
     ):
-        raise CheckFailed(
-            f"generate({case.describe()}) gave different tokens on different calls: greedy "
-            "decoding takes the most likely token (argmax), it does not sample"
-        )
+        raise CheckFailed(f"{where} gave different tokens on different calls: {SAMPLES}")
 
 
 # --- the GPT block ------------------------------------------------------------------------------
 
 
-class _NoCausalMask(reference.GPTBlock):
+class _BlockWith(reference.GPTBlock):
+    """The course's GPT block written out, with one knob turned."""
+
+    knobs: dict = {}
+
     def forward(self, x, mask=None):
-        return super().forward(x, torch.ones(x.shape[1], x.shape[1], dtype=torch.bool))
+        knobs, seq = self.knobs, x.shape[1]
+        mask = {
+            "causal": causal_mask(seq),
+            "none": torch.ones(seq, seq, dtype=torch.bool),
+            "transposed": causal_mask(seq).T,
+        }[knobs.get("mask", "causal")]
+        ff = self.feed_forward
+        activation = F.gelu if knobs.get("gelu") else F.relu
 
+        def attend(y):
+            return self.self_attention(y, y, y, mask)[0]
 
-class _FutureOnly(reference.GPTBlock):
-    def forward(self, x, mask=None):
-        return super().forward(x, causal_mask(x.shape[1]).T)
+        def feed_forward(y):
+            return ff.linear2(ff.dropout(activation(ff.linear1(y))))
 
-
-class _PostNorm(reference.GPTBlock):
-    def forward(self, x, mask=None):
-        self.norm_first = False
-        try:
-            return super().forward(x, mask)
-        finally:
-            self.norm_first = True
-
-
-class _NormalisedResidual(reference.GPTBlock):
-    def forward(self, x, mask=None):
-        mask = causal_mask(x.shape[1])
-        y = self.norm1(x)
-        x = y + self.dropout1(self.self_attention(y, y, y, mask)[0])
-        y = self.norm2(x)
-        return y + self.dropout2(self.feed_forward(y))
-
-
-class _BlockDropoutAlwaysOn(reference.GPTBlock):
-    def forward(self, x, mask=None):
-        mask = causal_mask(x.shape[1])
-        y = self.norm1(x)
-        x = x + F.dropout(self.self_attention(y, y, y, mask)[0], self.dropout1.p)
-        return x + F.dropout(self.feed_forward(self.norm2(x)), self.dropout2.p)
+        norms = (self.norm1, self.norm1 if knobs.get("one_norm") else self.norm2)
+        for sublayer, norm, dropout in zip(
+            (attend, feed_forward), norms, (self.dropout1, self.dropout2), strict=True
+        ):
+            if knobs.get("dropout") == "functional":  # F.dropout's training=True by default
+                dropout = partial(F.dropout, p=dropout.p)
+            elif knobs.get("dropout") == "missing":
+                dropout = nn.Identity()
+            if knobs.get("post_norm"):
+                x = norm(x + dropout(sublayer(x)))
+                continue
+            y = norm(x)
+            residual = y if knobs.get("normalised_residual") else x
+            if sublayer is feed_forward and knobs.get("no_ff_residual"):
+                residual = 0
+            x = residual + dropout(sublayer(y))
+        return x
 
 
 GPT_BLOCK_MISTAKES = [
     Mistake(
         "there is no causal mask: every position sees the tokens after it, which a language model "
         "must predict. Pass causal_mask(seq_len) to the self-attention",
-        _NoCausalMask,
+        _with_knobs(_BlockWith, mask="none"),
     ),
     Mistake(
         "the causal mask is transposed: True where the key comes after the query. A position may "
         "attend to itself and the positions before it (the lower triangle)",
-        _FutureOnly,
+        _with_knobs(_BlockWith, mask="transposed"),
     ),
     Mistake(
         "this is post-norm: a GPT block normalises before each sublayer, x + "
         "dropout(sublayer(norm(x)))",
-        _PostNorm,
+        _with_knobs(_BlockWith, post_norm=True),
     ),
     Mistake(
         "the residual adds the input x itself, not norm(x): x + dropout(sublayer(norm(x)))",
-        _NormalisedResidual,
+        _with_knobs(_BlockWith, normalised_residual=True),
     ),
     Mistake(
         "dropout is active in evaluation (F.dropout defaults to training=True): use the "
         "nn.Dropout modules dropout1 and dropout2, which model.eval() switches off",
-        _BlockDropoutAlwaysOn,
+        _with_knobs(_BlockWith, dropout="functional"),
+    ),
+    Mistake(
+        "the dropout on the sublayers' outputs is missing: x + dropout1(attention(norm1(x))), "
+        "then x + dropout2(feed_forward(norm2(x))) (the check compares in training mode too, "
+        "with the same random draws)",
+        _with_knobs(_BlockWith, dropout="missing"),
+    ),
+    Mistake(
+        "the feed-forward network has no residual connection: x + dropout2(feed_forward(norm2(x)))",
+        _with_knobs(_BlockWith, no_ff_residual=True),
+    ),
+    Mistake(
+        "norm1 is used before both sublayers: each has its own LayerNorm, norm1 before the "
+        "attention and norm2 before the feed-forward network",
+        _with_knobs(_BlockWith, one_norm=True),
+    ),
+    *swapped_submodules(reference.GPTBlock, ("norm1", "norm2")),
+    Mistake(
+        "the feed-forward network uses GELU: the course's GPT block keeps notebook 04's ReLU "
+        "(GPT-2 itself uses GELU)",
+        _with_knobs(_BlockWith, gelu=True),
     ),
 ]
 
@@ -353,6 +430,9 @@ def gpt_block(learner_class, *, seed: int = 0) -> None:
         torch.manual_seed(seed)
         for training in (False, True):
             block = reference.GPTBlock(16, 4, 32, dropout=0.3)
+            for norm in (block.norm1, block.norm2):  # unlike at initialisation, tell them apart
+                nn.init.normal_(norm.weight, 1.0, 0.5)
+                nn.init.normal_(norm.bias, 0.0, 0.5)
             built = Built(block, (16, 4, 32), {"dropout": 0.3}, training=training, seed=seed)
             cases.append(Case((built, torch.randn(2, 6, 16, generator=generator))))
     run_module_cases(
@@ -383,24 +463,31 @@ class _ModelWith(reference.DecoderOnlyLM):
     def forward(self, ids, padding=None, positions=None):
         knobs, seq = self.knobs, ids.shape[1]
         x = self.embedding(ids)
-        if knobs.get("positions", "place") == "place":
-            x = x + self.positions[:seq]
-        elif knobs["positions"] == "ids":
-            x = x + self.positions[ids]
-        if knobs.get("dropout", True):
+        if knobs.get("dropout") == "before positions":
+            x = self.dropout(x)
+        positions = {
+            "place": self.positions[:seq],
+            "from 1": self.positions[1 : seq + 1],
+            "ids": self.positions[ids],
+            None: 0,
+        }[knobs.get("positions", "place")]
+        x = x + positions
+        if knobs.get("dropout", "after positions") == "after positions":
             x = self.dropout(x)
         mask = causal_mask(seq, device=ids.device)
         if knobs.get("mask") == "transposed":
             mask = mask.T
-        for layer in self.layers:
-            x = layer(x, mask)
+        embedded = x
+        for layer in self.layers:  # unchained: every block reads the embeddings
+            x = layer(embedded if knobs.get("unchained") else x, mask)
         if knobs.get("norm", True):
             x = self.norm(x)
-        return self.head(x)
+        logits = self.head(x)
+        return logits.softmax(dim=-1) if knobs.get("softmax") else logits
 
 
 def _model_with(**knobs) -> type:
-    return type("WrongGPT", (_ModelWith,), {"knobs": knobs})
+    return _with_knobs(_ModelWith, **knobs)
 
 
 GPT_MISTAKES = [
@@ -422,12 +509,31 @@ GPT_MISTAKES = [
     Mistake(
         "there is no dropout on the embeddings: apply self.dropout to embeddings + positions "
         "(in training mode the check draws the same dropout masks as the course's model)",
-        _model_with(dropout=False),
+        _model_with(dropout=None),
     ),
     Mistake(
         "the causal mask is transposed: True where the key comes after the query. A position may "
         "attend to itself and the positions before it (the lower triangle)",
         _model_with(mask="transposed"),
+    ),
+    Mistake(
+        "the positions start at 1: the first token is at position 0, so add "
+        "self.positions[:seq_len]",
+        _model_with(positions="from 1"),
+    ),
+    Mistake(
+        "every block reads the embeddings: each block takes the previous block's output, "
+        "x = layer(x) in the loop",
+        _model_with(unchained=True),
+    ),
+    Mistake(
+        "the output is softmaxed: return the raw logits; the loss and sampling apply the "
+        "softmax themselves",
+        _model_with(softmax=True),
+    ),
+    Mistake(
+        "dropout comes after the positions are added: dropout(embeddings + positions)",
+        _model_with(dropout="before positions"),
     ),
 ]
 
@@ -470,26 +576,82 @@ def gpt_model(learner_class, *, seed: int = 0) -> None:
 # --- sampling ------------------------------------------------------------------------------------
 
 SAMPLE_SIGNATURE = "sample_next_token(logits, temperature, top_k, generator)"
+TOP_P_SIGNATURE = "sample_top_p(logits, p, generator)"
 DRAWS = 20_000  # per row: frequencies within 0.015 of the truth (about 3.5 standard deviations)
 FREQUENCY_TOLERANCE = 0.015
+
+# What the sampling checks say about each mistake they recognise (the catalogues plant them).
+NOT_PROBABILITIES = (
+    "torch.multinomial takes probabilities, which are never negative: apply the softmax (to "
+    "logits / temperature) first"
+)
+UNSQUEEZED = "torch.multinomial(probabilities, 1) gives (batch, 1): squeeze(-1) to return (batch,)"
+BATCH_SOFTMAX = (
+    "every token is drawn about equally often: the softmax runs over the batch axis; take it "
+    "over the vocabulary, softmax(..., dim=-1)"
+)
+GLOBAL_GENERATOR = (
+    "sampling changed torch's global random state: draw with the `generator` you are given, "
+    "torch.multinomial(probabilities, 1, generator=generator)"
+)
+OWN_GENERATOR = (
+    "the draws do not follow the generator: the same generator seed must give the same tokens, "
+    "another seed other tokens. Pass generator=generator to torch.multinomial"
+)
+K_PLUS_ONE = (
+    "the k-th largest logit is sorted[..., top_k - 1] (counting from 0), or "
+    "logits.topk(top_k).values[..., -1:]: keep the logits >= it"
+)
+TOP_K_IGNORED = (
+    "top_k is not applied: keep only the top_k highest logits, the others set to -inf, before "
+    "the softmax"
+)
+TOP_K_ZEROED = (
+    "the logits outside the top k are set to 0, which leaves them a probability: set them to "
+    "-inf (masked_fill(..., float('-inf')))"
+)
+TOP_K = "keep exactly the top_k logits, set the others to -inf"
+AFTER_SOFTMAX = (
+    "the temperature is applied after the softmax: divide the logits by it first, "
+    "softmax(logits / temperature)"
+)
+MULTIPLIED = (
+    "the logits are multiplied by the temperature: divide them, softmax(logits / temperature) (a "
+    "temperature above 1 flattens the distribution)"
+)
+GREEDY = (
+    "the most likely token is always drawn: sample from the probabilities (torch.multinomial) "
+    "instead of taking the argmax"
+)
+
+
+def _sample(fn, name: str, signature: str, where: str, logits, *args) -> torch.Tensor:
+    """The learner's sampler called on `logits` (batch, vocab): one token id per row."""
+    try:
+        ids = call_plainly(fn, name, where, signature, logits, *args)
+    except CheckFailed as failure:
+        if "probability tensor contains" in str(failure.__cause__):
+            raise CheckFailed(f"{failure} {NOT_PROBABILITIES}") from None
+        raise
+    batch = logits.shape[0]
+    if not isinstance(ids, torch.Tensor) or ids.shape != (batch,):
+        got = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
+        hint = f": {UNSQUEEZED}" if got == (batch, 1) else ""
+        raise CheckFailed(
+            f"{where} returned {got}: return one token id per row, a tensor of shape "
+            f"({batch},){hint}"
+        )
+    if ids.is_floating_point():
+        raise CheckFailed(f"{where} returned floats: return token ids (torch.long)")
+    return ids.long()
 
 
 def _draw(fn, logits, temperature, top_k, seed):
     generator = torch.Generator().manual_seed(seed)
     where = f"sample_next_token(logits {tuple(logits.shape)}, temperature={temperature}, "
     where += f"top_k={top_k}, generator)"
-    ids = call_plainly(
-        fn, "sample_next_token", where, SAMPLE_SIGNATURE, logits, temperature, top_k, generator
-    )
-    if not isinstance(ids, torch.Tensor) or ids.shape != logits.shape[:1]:
-        got = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise CheckFailed(
-            f"{where} returned {got}: return one token id per row, a tensor of shape "
-            f"({logits.shape[0]},)"
-        )
-    if ids.is_floating_point():
-        raise CheckFailed(f"{where} returned floats: return token ids (torch.long)")
-    return ids.long()
+    args = (temperature, top_k, generator)
+    return _sample(fn, "sample_next_token", SAMPLE_SIGNATURE, where, logits, *args)
 
 
 def _frequencies(fn, logits, temperature, top_k, seed) -> torch.Tensor:
@@ -505,7 +667,68 @@ def _expected(logits, temperature, top_k) -> torch.Tensor:
     return torch.softmax(kept / temperature, dim=-1).double()
 
 
-@recognises()
+def _close(frequencies: torch.Tensor, others: torch.Tensor) -> bool:
+    return (frequencies - others).abs().max().item() <= FREQUENCY_TOLERANCE
+
+
+def _learner_draw(probabilities, generator, knobs: dict, order=None) -> torch.Tensor:
+    """The draw that ends a learner's sampler, with the knobs about it: whose generator, the
+    rank mapped back to its token (`order`) or not, the result squeezed or not."""
+    if knobs.get("generator") == "own":
+        generator = torch.Generator().manual_seed(0)
+    elif knobs.get("generator") == "global":
+        generator = None
+    drawn = torch.multinomial(probabilities, 1, generator=generator)
+    if order is not None:
+        drawn = order.gather(-1, drawn)
+    return drawn if knobs.get("unsqueezed") else drawn.squeeze(-1)
+
+
+def _sampling_with(**knobs):
+    """sample_next_token as a learner might write it, with one knob turned: the catalogue."""
+
+    def wrong(logits, temperature=1.0, top_k=None, generator=None):
+        if top_k is not None and knobs.get("top_k") != "ignored":
+            index = top_k if knobs.get("top_k") == "index k" else top_k - 1
+            kth = logits.sort(dim=-1, descending=True).values[..., index : index + 1]
+            fill = 0.0 if knobs.get("top_k") == "zeroed" else float("-inf")
+            logits = logits.masked_fill(logits < kth, fill)
+        if knobs.get("greedy"):
+            return logits.argmax(dim=-1)
+        if knobs.get("temperature") == "multiplied":
+            scaled = logits * temperature
+        elif knobs.get("temperature") == "after softmax":
+            scaled = logits  # and the probabilities divided by the temperature below
+        else:
+            scaled = logits / temperature
+        if knobs.get("softmax") == "missing":
+            probabilities = scaled
+        else:
+            axis = 0 if knobs.get("softmax") == "batch axis" else -1
+            probabilities = torch.softmax(scaled, dim=axis)
+        if knobs.get("temperature") == "after softmax":
+            probabilities = probabilities / temperature
+        return _learner_draw(probabilities, generator, knobs)
+
+    return wrong
+
+
+SAMPLING_MISTAKES = [
+    Mistake(K_PLUS_ONE, _sampling_with(top_k="index k")),
+    Mistake(TOP_K_IGNORED, _sampling_with(top_k="ignored")),
+    Mistake(TOP_K_ZEROED, _sampling_with(top_k="zeroed")),
+    Mistake(AFTER_SOFTMAX, _sampling_with(temperature="after softmax")),
+    Mistake(MULTIPLIED, _sampling_with(temperature="multiplied")),
+    Mistake(GREEDY, _sampling_with(greedy=True)),
+    Mistake(BATCH_SOFTMAX, _sampling_with(softmax="batch axis")),
+    Mistake(NOT_PROBABILITIES, _sampling_with(softmax="missing")),
+    Mistake(UNSQUEEZED, _sampling_with(unsqueezed=True)),
+    Mistake(GLOBAL_GENERATOR, _sampling_with(generator="global")),
+    Mistake(OWN_GENERATOR, _sampling_with(generator="own")),
+]
+
+
+@recognises(SAMPLING_MISTAKES)
 def sample_next_token(learner_fn, *, seed: int = 0) -> None:
     """Check `sample_next_token(logits, temperature, top_k, generator)` statistically: tokens
     outside the top k are never drawn; the frequencies match softmax(top-k logits / temperature)
@@ -523,28 +746,21 @@ def sample_next_token(learner_fn, *, seed: int = 0) -> None:
             outside = order[top_k:]
             if got[outside].sum() > 0:
                 drawn = sorted(int(i) for i in outside if got[i] > 0)
-                many = " (k + 1 tokens kept?)" if got[order[: top_k + 1]].sum() == 1 else ""
                 raise CheckFailed(
                     f"with {where}, tokens outside the {top_k} highest scores were drawn "
-                    f"(ids {drawn}){many}: keep exactly the top_k logits, set the others to -inf"
+                    f"(ids {drawn}){_top_k_hint(got, logits, temperature, top_k, order)}"
                 )
         expected = _expected(logits, temperature, top_k)
         worst = (got - expected).abs().max().item()
         if worst > FREQUENCY_TOLERANCE:
             raise CheckFailed(_frequency_hint(got, logits, temperature, top_k, where, worst))
     if not torch.equal(torch.get_rng_state(), global_state):
-        raise CheckFailed(
-            "sampling changed torch's global random state: draw with the `generator` you are "
-            "given, torch.multinomial(probabilities, 1, generator=generator)"
-        )
+        raise CheckFailed(GLOBAL_GENERATOR)
     batch = logits.expand(64, -1).clone()
     first, again = _draw(fn, batch, 1.0, None, 7), _draw(fn, batch, 1.0, None, 7)
     other = _draw(fn, batch, 1.0, None, 8)
     if not torch.equal(first, again) or torch.equal(first, other):
-        raise CheckFailed(
-            "the draws do not follow the generator: the same generator seed must give the same "
-            "tokens, another seed other tokens. Pass generator=generator to torch.multinomial"
-        )
+        raise CheckFailed(OWN_GENERATOR)
     rows = torch.randn(16, 8, generator=torch.Generator().manual_seed(seed))
     if not torch.equal(_draw(fn, rows, 1e-3, None, seed), rows.argmax(-1)):
         raise CheckFailed(
@@ -558,9 +774,19 @@ def sample_next_token(learner_fn, *, seed: int = 0) -> None:
     )
 
 
-# --- nucleus (top-p) sampling ---------------------------------------------------------------------
+def _top_k_hint(got, logits, temperature, top_k, order) -> str:
+    """The end of the message when tokens outside the top k were drawn: the likely mistake."""
+    if got[order[: top_k + 1]].sum() == 1:
+        return f" (k + 1 tokens kept?): {K_PLUS_ONE}"
+    zeroed = logits.masked_fill(logits < logits.topk(top_k).values[-1], 0.0)
+    if _close(got, _expected(logits, temperature, None)):
+        return f": {TOP_K_IGNORED}"
+    if _close(got, _expected(zeroed, temperature, None)):
+        return f": {TOP_K_ZEROED}"
+    return f": {TOP_K}"
 
-TOP_P_SIGNATURE = "sample_top_p(logits, p, generator)"
+
+# --- nucleus (top-p) sampling ---------------------------------------------------------------------
 
 
 def _nucleus(probabilities: torch.Tensor, p: float, variant: str | None = None) -> torch.Tensor:
@@ -574,6 +800,8 @@ def _nucleus(probabilities: torch.Tensor, p: float, variant: str | None = None) 
     result = torch.zeros_like(probabilities)
     if variant == "rank returned":
         result[: len(ranked)] = torch.where(kept, ranked, 0.0)  # the rank, not the token
+    elif variant == "mask unsorted":
+        result = torch.where(kept, probabilities, 0.0)  # the sorted cut-off on unsorted tokens
     else:
         result[order] = torch.where(kept, ranked, 0.0)
     return result / result.sum()
@@ -601,9 +829,48 @@ TOP_P_MISTAKES = [
         "order the sort gave, order.gather(-1, drawn)",
     ),
 ]
+# every (variant of `_nucleus`, hint) whose frequencies the check recognises
+TOP_P_VARIANTS = [
+    *TOP_P_MISTAKES,
+    (
+        "mask unsorted",
+        "the cut-off found on the sorted probabilities is applied to the unsorted ones: mask the "
+        "sorted probabilities, draw a rank from them, and map it back with order.gather(-1, drawn)",
+    ),
+]
 
 
-@recognises(TOP_P_MISTAKES)
+def _top_p_with(variant: str | None = None, **knobs):
+    """sample_top_p as a learner might write it, with a `_nucleus` variant or one knob turned."""
+
+    def wrong(logits, p, generator=None):
+        probabilities = torch.softmax(logits, dim=0 if knobs.get("softmax") == "batch axis" else -1)
+        if variant == "vocabulary order":
+            ranked, order = probabilities, torch.arange(logits.shape[-1]).expand_as(logits)
+        else:
+            ranked, order = probabilities.sort(dim=-1, descending=variant != "ascending")
+        mass = ranked.cumsum(-1)
+        dropped = mass >= p if variant == "crossing token dropped" else mass - ranked >= p
+        if variant == "mask unsorted":
+            return _learner_draw(probabilities.masked_fill(dropped, 0.0), generator, knobs)
+        ranks_only = variant == "rank returned"
+        return _learner_draw(
+            ranked.masked_fill(dropped, 0.0), generator, knobs, None if ranks_only else order
+        )
+
+    return wrong
+
+
+TOP_P_CATALOGUE = [
+    *(Mistake(hint, _top_p_with(variant)) for variant, hint in TOP_P_VARIANTS),
+    Mistake(BATCH_SOFTMAX, _top_p_with(softmax="batch axis")),
+    Mistake(UNSQUEEZED, _top_p_with(unsqueezed=True)),
+    Mistake(GLOBAL_GENERATOR, _top_p_with(generator="global")),
+    Mistake(OWN_GENERATOR, _top_p_with(generator="own")),
+]
+
+
+@recognises(TOP_P_CATALOGUE)
 def sample_top_p(learner_fn, *, seed: int = 0) -> None:
     """Check `sample_top_p(logits, p, generator)` statistically: tokens outside the nucleus are
     never drawn, the frequencies match the renormalised nucleus within FREQUENCY_TOLERANCE over
@@ -615,24 +882,16 @@ def sample_top_p(learner_fn, *, seed: int = 0) -> None:
     for p in (0.5, 0.75, 0.9, 1.0):
         generator = torch.Generator().manual_seed(seed)
         where = f"sample_top_p(logits (8 tokens), p={p}, generator)"
-        ids = call_plainly(
-            fn,
-            "sample_top_p",
-            where,
-            TOP_P_SIGNATURE,
-            logits.expand(DRAWS, -1).clone(),
-            p,
-            generator,
-        )
-        if not isinstance(ids, torch.Tensor) or ids.shape != (DRAWS,) or ids.is_floating_point():
-            got = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
-            raise CheckFailed(f"{where} returned {got}: return one token id (long) per row")
-        got = torch.bincount(ids.long(), minlength=8).double() / DRAWS
+        rows = logits.expand(DRAWS, -1).clone()
+        ids = _sample(fn, "sample_top_p", TOP_P_SIGNATURE, where, rows, p, generator)
+        got = torch.bincount(ids, minlength=8).double() / DRAWS
         expected = _nucleus(probabilities, p)
-        if (got - expected).abs().max().item() <= FREQUENCY_TOLERANCE:
+        if _close(got, expected):
             continue
-        for variant, hint in TOP_P_MISTAKES:
-            if (got - _nucleus(probabilities, p, variant)).abs().max() <= FREQUENCY_TOLERANCE:
+        if _close(got, torch.full_like(got, 1 / len(got))):
+            raise CheckFailed(f"{where} is wrong: {BATCH_SOFTMAX}.")
+        for variant, hint in TOP_P_VARIANTS:
+            if _close(got, _nucleus(probabilities, p, variant)):
                 raise CheckFailed(f"{where} is wrong: {hint}.")
         outside = [int(i) for i in torch.nonzero((expected == 0) & (got > 0)).flatten()]
         detail = (
@@ -644,17 +903,11 @@ def sample_top_p(learner_fn, *, seed: int = 0) -> None:
             f"{where}: {detail}. Frequencies {_rounded(got)}, expected {_rounded(expected)}"
         )
     if not torch.equal(torch.get_rng_state(), global_state):
-        raise CheckFailed(
-            "sampling changed torch's global random state: draw with the `generator` you are "
-            "given, torch.multinomial(..., generator=generator)"
-        )
+        raise CheckFailed(GLOBAL_GENERATOR)
     batch = logits.expand(64, -1).clone()
     draws = [fn(batch.clone(), 0.9, torch.Generator().manual_seed(s)) for s in (7, 7, 8)]
     if not torch.equal(draws[0], draws[1]) or torch.equal(draws[0], draws[2]):
-        raise CheckFailed(
-            "the draws do not follow the generator: the same generator seed must give the same "
-            "tokens, another seed other tokens. Pass generator=generator to torch.multinomial"
-        )
+        raise CheckFailed(OWN_GENERATOR)
     passed(
         "sample_top_p",
         f"frequencies within {FREQUENCY_TOLERANCE} of the renormalised nucleus over {DRAWS:,} "
@@ -667,30 +920,18 @@ def _rounded(values: torch.Tensor) -> str:
 
 
 def _frequency_hint(got, logits, temperature, top_k, where, worst) -> str:
-    """Name the likely mistake behind frequencies that do not match softmax(logits / T)."""
+    """Name the likely mistake behind frequencies that do not match softmax(logits / T): the
+    frequencies of a known mistake that the right ones can be told from."""
+    expected = _expected(logits, temperature, top_k)
     candidates = [
-        (
-            "the temperature is applied after the softmax: divide the logits by it first, "
-            "softmax(logits / temperature)",
-            _expected(logits, 1.0, top_k),
-        ),
-        (
-            "the logits are multiplied by the temperature: divide them, softmax(logits / "
-            "temperature) (a temperature above 1 flattens the distribution)",
-            _expected(logits, 1 / temperature, top_k),
-        ),
-        (
-            "the most likely token is always drawn: sample from the probabilities "
-            "(torch.multinomial) instead of taking the argmax",
-            torch.nn.functional.one_hot(logits.argmax(), logits.shape[-1]).double(),
-        ),
+        (AFTER_SOFTMAX, _expected(logits, 1.0, top_k)),
+        (MULTIPLIED, _expected(logits, 1 / temperature, top_k)),
+        (GREEDY, F.one_hot(logits.argmax(), logits.shape[-1]).double()),
+        (BATCH_SOFTMAX, torch.full_like(expected, 1 / logits.shape[-1])),
     ]
     for hint, frequencies in candidates:
-        if (got - frequencies).abs().max().item() <= FREQUENCY_TOLERANCE and temperature != 1:
+        if _close(got, frequencies) and not _close(expected, frequencies):
             return f"with {where}: {hint}"
-        if hint.startswith("the most likely") and torch.equal(got, frequencies):
-            return f"with {where}: {hint}"
-    expected = _expected(logits, temperature, top_k)
     token = int((got - expected).abs().argmax())
     return (
         f"with {where}, token {token} was drawn {got[token]:.3f} of the time, expected "

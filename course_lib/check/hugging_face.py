@@ -63,25 +63,53 @@ def _describe(examples, pad_id) -> str:
     return f"collate({len(examples)} examples of lengths {lengths}, pad_id={pad_id})"
 
 
+# The hints of collate's messages, each naming one mistake of the catalogue below.
+NOT_A_DICT = (
+    f"collate should return a dict with keys {KEYS}, as a model's forward(**batch) takes them"
+)
+LABEL_KEY = "the labels are under 'label': transformers models want them under 'labels', plural"
+LABELS_MISSING = (
+    "the labels are missing: add 'labels', a tensor of the examples' labels, from which the "
+    "model computes the loss"
+)
+NOT_A_TENSOR = "return torch tensors (torch.tensor(rows)): a model takes tensors, not lists"
+BOOLEAN_MASK = "use .long() on a boolean mask: transformers models want the mask as 0s and 1s"
+NOT_INTEGERS = (
+    "every tensor of the batch holds integers (torch.long): the ids, a mask of 0s and 1s, and "
+    "the labels as class indices"
+)
+FIXED_LENGTH = "pad to the longest example of the batch, not to a fixed length"
+LEFT_PADDED = "input_ids are padded on the left: pad on the right (after the tokens)"
+PADDED_WITH_ZERO = "padding uses 0: use the pad_id argument"
+MASK_INVERTED = "the attention mask is inverted: 1 at real tokens, 0 at padding"
+MASK_ON_THE_LEFT = "the attention mask marks the left end: real tokens are on the left"
+MASK_PADDED_WITH_PAD_ID = (
+    "the attention mask is padded with pad_id: its padding is 0 whatever the pad id (1 at real "
+    "tokens, 0 at padding)"
+)
+
+
 def _hint(name: str, got: torch.Tensor, expected: torch.Tensor, pad_id: int) -> str:
     if got.shape != expected.shape:
         if name != "labels" and got.shape[0] == expected.shape[0]:
             return (
-                f"{name} has {got.shape[1]} columns; pad to the longest example of the batch "
-                f"({expected.shape[1]}), not to a fixed length"
+                f"{name} has {got.shape[1]} columns where the longest example has "
+                f"{expected.shape[1]}: {FIXED_LENGTH}"
             )
         return f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
     if name == "input_ids":
         left = _left_padded(expected, pad_id)
         if torch.equal(got, left):
-            return "input_ids are padded on the left: pad on the right (after the tokens)"
+            return LEFT_PADDED
         if pad_id != 0 and torch.equal(got, torch.where(expected == pad_id, 0, expected)):
-            return f"padding uses 0: use the pad_id argument ({pad_id})"
+            return f"{PADDED_WITH_ZERO} ({pad_id})"
     if name == "attention_mask":
         if torch.equal(got, 1 - expected):
-            return "the attention mask is inverted: 1 at real tokens, 0 at padding"
+            return MASK_INVERTED
         if torch.equal(got, expected.flip(-1)):
-            return "the attention mask marks the left end: real tokens are on the left"
+            return MASK_ON_THE_LEFT
+        if pad_id not in (0, 1) and torch.equal(got, torch.where(expected == 0, pad_id, 1)):
+            return MASK_PADDED_WITH_PAD_ID
     return f"{name} differs from the expected batch:\n{got.tolist()}\nexpected\n{expected.tolist()}"
 
 
@@ -93,7 +121,58 @@ def _left_padded(expected_ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     return torch.tensor(rows)
 
 
-@recognises()
+def _collate_with(mistake: str):
+    """`collate` in the learner's form, with one mistake: the catalogue below."""
+
+    def collate(examples, pad_id):
+        rows = [example["input_ids"] for example in examples]
+        width = 16 if mistake == "fixed length" else max(len(row) for row in rows)
+        fill = 0 if mistake == "padded with 0" else pad_id
+        mask_fill = pad_id if mistake == "mask padded with pad_id" else 0
+        ids, mask = [], []
+        for row in rows:
+            padding = width - len(row)
+            ids.append([fill] * padding + row if mistake == "left" else row + [fill] * padding)
+            on_the_left = mistake in ("left", "mask on the left")
+            ones, zeros = [1] * len(row), [mask_fill] * padding
+            mask.append(zeros + ones if on_the_left else ones + zeros)
+        if mistake == "not a dict":
+            return ids
+        labels = [example["label"] for example in examples]
+        if mistake == "lists":
+            return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        mask = torch.tensor(mask)
+        if mistake == "mask inverted":
+            mask = 1 - mask
+        elif mistake == "boolean mask":
+            mask = mask.bool()
+        elif mistake == "float mask":
+            mask = mask.float()
+        batch = {"input_ids": torch.tensor(ids), "attention_mask": mask}
+        if mistake != "no labels":
+            batch["label" if mistake == "label" else "labels"] = torch.tensor(labels)
+        return batch
+
+    return collate
+
+
+COLLATE_MISTAKES = [
+    Mistake(NOT_A_DICT, _collate_with("not a dict")),
+    Mistake(LABEL_KEY, _collate_with("label")),
+    Mistake(LABELS_MISSING, _collate_with("no labels")),
+    Mistake(NOT_A_TENSOR, _collate_with("lists")),
+    Mistake(BOOLEAN_MASK, _collate_with("boolean mask")),
+    Mistake(NOT_INTEGERS, _collate_with("float mask")),
+    Mistake(FIXED_LENGTH, _collate_with("fixed length")),
+    Mistake(LEFT_PADDED, _collate_with("left")),
+    Mistake(PADDED_WITH_ZERO, _collate_with("padded with 0")),
+    Mistake(MASK_INVERTED, _collate_with("mask inverted")),
+    Mistake(MASK_ON_THE_LEFT, _collate_with("mask on the left")),
+    Mistake(MASK_PADDED_WITH_PAD_ID, _collate_with("mask padded with pad_id")),
+]
+
+
+@recognises(COLLATE_MISTAKES)
 def collate(learner_fn) -> None:
     """Check `collate(examples, pad_id) -> {"input_ids", "attention_mask", "labels"}`."""
     fn = require_function(learner_fn, "collate")
@@ -111,24 +190,24 @@ def collate(learner_fn) -> None:
         )
         expected = reference.collate(original, pad_id)
         if not isinstance(batch, dict):
-            raise CheckFailed(
-                f"{where} should return a dict with keys {KEYS}, got a {type(batch).__name__}"
-            )
+            raise CheckFailed(f"{where} returned a {type(batch).__name__}: {NOT_A_DICT}")
         missing = [key for key in KEYS if key not in batch]
         if missing:
-            extra = " (transformers models want 'labels', plural)" if "label" in batch else ""
-            raise CheckFailed(f"{where} returned no {missing}{extra}")
+            if "label" in batch:
+                hint = f": {LABEL_KEY}"
+            elif missing == ["labels"]:
+                hint = f": {LABELS_MISSING}"
+            else:
+                hint = ""
+            raise CheckFailed(f"{where} returned no {missing}{hint}")
         for key in KEYS:
             value = batch[key]
             if not isinstance(value, torch.Tensor):
-                raise CheckFailed(
-                    f"{where}: {key} should be a torch tensor, got {type(value).__name__}"
-                )
+                raise CheckFailed(f"{where}: {key} is a {type(value).__name__}: {NOT_A_TENSOR}")
+            if value.dtype == torch.bool:
+                raise CheckFailed(f"{where}: {key} holds booleans: {BOOLEAN_MASK}")
             if value.dtype != torch.long:
-                raise CheckFailed(
-                    f"{where}: {key} should hold integers (torch.long), got {value.dtype}"
-                    + (": use .long() on a boolean mask" if value.dtype == torch.bool else "")
-                )
+                raise CheckFailed(f"{where}: {key} has dtype {value.dtype}: {NOT_INTEGERS}")
             if value.shape != expected[key].shape or not torch.equal(value, expected[key]):
                 raise CheckFailed(f"{where}: {_hint(key, value, expected[key], pad_id)}")
     passed("collate", f"correct on {len(cases)} batches (right padding, mask, labels)")
@@ -173,62 +252,127 @@ class _Prediction:
         return f"predictions {logits.shape}, label_ids ({len(self.label_ids)},)"
 
 
-def _wrong_metrics(prediction, *, percent=False, positive=1, mean="harmonic", threshold=False):
-    """The reference with one knob turned: the catalogue of mistakes below."""
-    logits = prediction.predictions
-    logits = logits[0] if isinstance(logits, tuple) else logits
-    predicted = (logits[:, 1] > 0.5).astype(int) if threshold else logits.argmax(-1)
-    labels = prediction.label_ids
+def _f1(predicted, labels, positive: int, mistake: str) -> float:
+    """F1 of the class `positive`; with the mistake "division", precision and recall divide by
+    zero when nothing is predicted (or labelled) positive."""
     hits = int(((predicted == positive) & (labels == positive)).sum())
-    precision = hits / max(int((predicted == positive).sum()), 1)
-    recall = hits / max(int((labels == positive).sum()), 1)
-    if mean == "harmonic":
-        f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+    predicted_positives, positives = (
+        int((predicted == positive).sum()),
+        int((labels == positive).sum()),
+    )
+    if mistake == "division":
+        precision, recall = hits / predicted_positives, hits / positives
     else:
-        f1 = (precision + recall) / 2
-    scale = 100 if percent else 1
-    return {"accuracy": scale * float((predicted == labels).mean()), "f1": scale * f1}
+        precision, recall = hits / max(predicted_positives, 1), hits / max(positives, 1)
+    if mistake == "arithmetic mean":
+        return (precision + recall) / 2
+    return 2 * precision * recall / (precision + recall) if hits else 0.0
 
+
+def _wrong_metrics(prediction, mistake: str):
+    """`compute_metrics` with one mistake: the catalogue below."""
+    logits = prediction.predictions
+    if isinstance(logits, tuple) and mistake != "tuple":
+        logits = logits[0]
+    if mistake == "threshold":
+        predicted = (logits[:, 1] > 0.5).astype(int)
+    else:
+        predicted = logits.argmax(0 if mistake == "argmax over examples" else -1)
+    labels = prediction.label_ids
+    accuracy = float((predicted == labels).mean())
+    f1 = _f1(predicted, labels, 0 if mistake == "negative class" else 1, mistake)
+    if mistake == "macro":
+        f1 = (f1 + _f1(predicted, labels, 0, mistake)) / 2
+    if mistake == "percent":
+        accuracy, f1 = 100 * accuracy, 100 * f1
+    if mistake == "tuple returned":
+        return accuracy, f1
+    if mistake == "tensors":
+        return {"accuracy": torch.tensor(accuracy), "f1": torch.tensor(f1)}
+    return {"accuracy": accuracy, "f1_score" if mistake == "key names" else "f1": f1}
+
+
+def _metrics_with(mistake: str):
+    return lambda prediction: _wrong_metrics(prediction, mistake)
+
+
+# The hints of compute_metrics's messages, each naming one mistake of the catalogue below.
+NOT_NAMED = 'Trainer wants a dict of named scores, {"accuracy": ..., "f1": ...}'
+KEY_NAMES = (
+    "name the scores exactly 'accuracy' and 'f1': Trainer logs them as eval_accuracy and "
+    "eval_f1, and metric_for_best_model finds them by name"
+)
+NOT_FLOATS = "Trainer logs and saves the scores as JSON, so return Python floats (float(...))"
+DIVISION = (
+    "When nothing is predicted positive (or no label is positive) precision or recall divides "
+    "by zero: F1 is then 0 (count the true positives first; 2·TP / (predicted positives + "
+    "positives) avoids the division)."
+)
+TUPLE_OF_OUTPUTS = (
+    "`prediction.predictions` can be a tuple (logits, other outputs) when the model returns more "
+    "than logits: take its first item in that case."
+)
+ARGMAX_AXIS = "Take the argmax over the classes, the last axis (argmax(-1)), one per example."
 
 METRICS_MISTAKES = [
     Mistake(
         "the scores are percentages: Trainer expects shares between 0 and 1 (it reports them as "
         "they are)",
-        lambda p: _wrong_metrics(p, percent=True),
+        _metrics_with("percent"),
     ),
     Mistake(
         "F1 is the F1 of the positive class (label 1): true positives are predicted 1 and "
         "labelled 1",
-        lambda p: _wrong_metrics(p, positive=0),
+        _metrics_with("negative class"),
     ),
     Mistake(
         "F1 is the harmonic mean of precision and recall, 2·P·R / (P + R), not their average",
-        lambda p: _wrong_metrics(p, mean="arithmetic"),
+        _metrics_with("arithmetic mean"),
     ),
     Mistake(
         "predictions holds logits (any real numbers), not probabilities: the predicted class is "
         "the argmax over the classes, argmax(-1)",
-        lambda p: _wrong_metrics(p, threshold=True),
+        _metrics_with("threshold"),
     ),
+    Mistake(
+        "F1 is the positive class's (label 1) alone, not the average of both classes' F1 (macro "
+        "F1)",
+        _metrics_with("macro"),
+    ),
+    Mistake(NOT_NAMED, _metrics_with("tuple returned")),
+    Mistake(KEY_NAMES, _metrics_with("key names")),
+    Mistake(NOT_FLOATS, _metrics_with("tensors")),
+    Mistake(DIVISION, _metrics_with("division")),
+    Mistake(TUPLE_OF_OUTPUTS, _metrics_with("tuple")),
+    Mistake(ARGMAX_AXIS, _metrics_with("argmax over examples")),
 ]
 
 
 def _metrics_error_advice(error: Exception) -> str:
     message = str(error)
     if isinstance(error, ZeroDivisionError) or "division" in message:
-        return (
-            " When nothing is predicted positive (or no label is positive) precision or recall "
-            "divides by zero: F1 is then 0 (count the true positives first; 2·TP / (predicted "
-            "positives + positives) avoids the division)."
-        )
+        return f" {DIVISION}"
     if "tuple" in message:
-        return (
-            " `prediction.predictions` can be a tuple (logits, other outputs) when the model "
-            "returns more than logits: take its first item in that case."
-        )
+        return f" {TUPLE_OF_OUTPUTS}"
     if "broadcast" in message or "shape" in message:
-        return " Take the argmax over the classes, the last axis (argmax(-1)), one per example."
+        return f" {ARGMAX_AXIS}"
     return ""
+
+
+def _same_scores(got: Mapping, theirs) -> bool:
+    """Whether the learner's scores `got` equal those of a known mistake (`theirs`)."""
+    return isinstance(theirs, Mapping) and all(
+        key in got and isinstance(value, float) and abs(got[key] - value) <= METRIC_TOLERANCE
+        for key, value in theirs.items()
+    )
+
+
+def _quietly(fn, *args):
+    """`fn(*args)`, or None when it fails: a known mistake that cannot run here matches nothing."""
+    try:
+        return fn(*args)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 @recognises(METRICS_MISTAKES)
@@ -242,29 +386,24 @@ def compute_metrics(learner_fn, *, seed: int = 0) -> None:
         got = _call(fn, "compute_metrics", where, _metrics_error_advice, copy.deepcopy(case))
         expected = trainer_metrics(case)
         if not isinstance(got, Mapping):
-            raise CheckFailed(
-                f"{where} returned a {type(got).__name__}: Trainer wants a dict of named "
-                'scores, {"accuracy": ..., "f1": ...}'
-            )
+            raise CheckFailed(f"{where} returned a {type(got).__name__}: {NOT_NAMED}")
         missing = [key for key in expected if key not in got]
         if missing:
-            raise CheckFailed(f"{where} returned keys {sorted(got)}: {missing} missing")
+            raise CheckFailed(
+                f"{where} returned keys {sorted(got)}: {missing} missing; {KEY_NAMES}"
+            )
         for key, value in got.items():
             if not isinstance(value, float):
-                raise CheckFailed(
-                    f"{where}: {key} is a {type(value).__name__}; Trainer logs and saves the "
-                    "scores as JSON, so return Python floats (float(...))"
-                )
+                raise CheckFailed(f"{where}: {key} is a {type(value).__name__}; {NOT_FLOATS}")
         if any(value != value for value in got.values()):  # NaN: 0 / 0 in numpy
             raise CheckFailed(
                 f"{where} returned {_rounded_dict(got)}: a score is NaN (not a number), the "
-                f"result of 0 / 0.{_metrics_error_advice(ZeroDivisionError())}"
+                f"result of 0 / 0. {DIVISION}"
             )
         if all(abs(got[key] - expected[key]) <= METRIC_TOLERANCE for key in expected):
             continue
         for mistake in METRICS_MISTAKES:
-            theirs = mistake.wrong_implementation(case)
-            if all(abs(got[key] - theirs[key]) <= METRIC_TOLERANCE for key in theirs):
+            if _same_scores(got, _quietly(mistake.wrong_implementation, case)):
                 raise CheckFailed(f"{where} is wrong: {mistake.hint}.")
         raise CheckFailed(
             f"{where} returned {_rounded_dict(got)}, expected {_rounded_dict(expected)}"
@@ -288,6 +427,7 @@ _LONG = (
 )
 PAIR_CASES = [
     ({"first": _SHORT, "second": ["I liked it.", "Boring.", "Worth seeing once."]}, 64),
+    ({"first": [f"{_LONG} {_LONG}", "Fine."], "second": [_LONG, "Good."]}, 64),  # 84 tokens
     ({"first": [_LONG, "Short one.", _LONG], "second": ["Short.", _LONG, _LONG]}, 24),
 ]
 
@@ -318,6 +458,24 @@ def _swapped(batch, tokenizer, max_length=64):
     return tokenizer(batch["second"], batch["first"], truncation=True, max_length=max_length)
 
 
+def _fixed_length(batch, tokenizer, max_length=64):
+    return tokenizer(batch["first"], batch["second"], truncation=True, max_length=64)
+
+
+def _pair_by_pair(batch, tokenizer, max_length=64):
+    return [
+        tokenizer(first, second, truncation=True, max_length=max_length)
+        for first, second in zip(batch["first"], batch["second"], strict=True)
+    ]
+
+
+AS_TENSORS = (
+    "return lists (no return_tensors): the pairs have different lengths, and datasets stores lists"
+)
+PAIR_BY_PAIR = (
+    "that is a list of encodings, one per pair: call the tokenizer once on the two lists, "
+    "tokenizer(batch['first'], batch['second'], ...), which returns the columns"
+)
 ONE_SIDE_HINT = (
     "only one text is cut: truncation=True (the 'longest_first' strategy) trims the longer of "
     "the two, token by token, until the pair fits"
@@ -333,6 +491,10 @@ PAIR_MISTAKES = [
         "segment ids of 0 for both: pass both lists to one call, tokenizer(first, second, ...)",
         _separately,
     ),
+    Mistake(  # before "not cut": where no pair is longer than 64 tokens they agree
+        "the max_length argument is not used: pass max_length=max_length, not a number of your own",
+        _fixed_length,
+    ),
     Mistake(
         "long pairs are not cut: pass truncation=True and max_length=max_length, or a model "
         "with 512 positions will one day get a pair it cannot read",
@@ -346,13 +508,22 @@ PAIR_MISTAKES = [
         _options(truncation=True, padding="max_length"),
     ),
     Mistake(
+        "the pairs are padded to the longest of their batch: leave padding to the collator, which "
+        "pads each training batch (Dataset.map's batches of 1,000 are not the training batches)",
+        _options(truncation=True, padding=True),
+    ),
+    Mistake(
         "the texts are swapped: the first text is segment 0, right after [CLS]",
         _swapped,
     ),
+    Mistake(AS_TENSORS, _options(truncation=True, padding=True, return_tensors="pt")),
+    Mistake(PAIR_BY_PAIR, _pair_by_pair),
 ]
 
 
 def _columns(result, where: str) -> dict[str, list]:
+    if isinstance(result, list):
+        raise CheckFailed(f"{where} returned a list: {PAIR_BY_PAIR}")
     if not isinstance(result, Mapping):
         raise CheckFailed(
             f"{where} returned a {type(result).__name__}: return what the tokenizer returns (a "
@@ -368,10 +539,7 @@ def _columns(result, where: str) -> dict[str, list]:
     for key in PAIR_COLUMNS:
         value = result[key]
         if isinstance(value, torch.Tensor | np.ndarray):
-            raise CheckFailed(
-                f"{where}: {key} is a {type(value).__name__}; return lists (no return_tensors): "
-                "the pairs have different lengths, and datasets stores lists"
-            )
+            raise CheckFailed(f"{where}: {key} is a {type(value).__name__}; {AS_TENSORS}")
         columns[key] = [list(row) for row in value]
     return columns
 
@@ -416,8 +584,8 @@ def tokenize_pairs(learner_fn) -> None:
             continue
         for mistake in PAIR_MISTAKES:
             theirs = _call_quietly(mistake.wrong_implementation, batch, tokenizer, max_length)
-            if theirs is not None and all(
-                key in theirs and [list(row) for row in theirs[key]] == got[key]
+            if isinstance(theirs, Mapping) and all(
+                isinstance(theirs.get(key), list) and [list(row) for row in theirs[key]] == got[key]
                 for key in PAIR_COLUMNS
             ):
                 raise CheckFailed(f"{where} is wrong: {mistake.hint}.")
@@ -429,7 +597,7 @@ def tokenize_pairs(learner_fn) -> None:
                     f"{where}: {key} of pair {row} is {got[key][row]}, expected "
                     f"{expected[key][row]}"
                 )
-    batch, max_length = PAIR_CASES[1]
+    batch, max_length = PAIR_CASES[-1]
     table = datasets.Dataset.from_dict(batch)
     try:
         mapped = table.map(
@@ -480,6 +648,8 @@ def _pooled_with(kind: str):
             output = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
             states = output.last_hidden_state
             real = attention_mask.unsqueeze(-1).to(states.dtype)
+            if kind == "mask not unsqueezed":
+                real = attention_mask.to(states.dtype)
             if kind == "padding counted":
                 pooled = states.mean(dim=1)
             elif kind == "first token":
@@ -488,18 +658,25 @@ def _pooled_with(kind: str):
                 pooled = output.pooler_output
             elif kind == "sum":
                 pooled = (states * real).sum(dim=1)
+            elif kind == "divided by the length":
+                pooled = (states * real).sum(dim=1) / states.shape[1]
+            elif kind == "max":
+                pooled = states.masked_fill(real == 0, float("-inf")).amax(dim=1)
             else:
                 pooled = (states * real).sum(dim=1) / real.sum(dim=1)
             logits = self.classifier(self.dropout(pooled))
+            returned = logits.softmax(-1) if kind == "probabilities returned" else logits
             if labels is None:
-                return {"logits": logits}
+                return {"logits": returned}
             if kind == "loss on probabilities":
                 loss = torch.nn.functional.cross_entropy(logits.softmax(-1), labels)
             elif kind == "loss without log":
                 loss = torch.nn.functional.nll_loss(logits, labels)
+            elif kind == "summed loss":
+                loss = torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
             else:
                 loss = torch.nn.functional.cross_entropy(logits, labels)
-            return {"loss": loss, "logits": logits}
+            return {"loss": loss, "logits": returned}
 
     Wrong.__name__ = f"MeanPoolingClassifier_{kind.replace(' ', '_')}"
     return Wrong
@@ -524,6 +701,31 @@ CLASSIFIER_MISTAKES = [
     Mistake(
         "that is the sum of the real tokens' states: divide by how many there are",
         _pooled_with("sum"),
+    ),
+    Mistake(
+        "the sum leaves the padding out but the division counts it: divide by the number of real "
+        "tokens, attention_mask.sum(1), not by seq",
+        _pooled_with("divided by the length"),
+    ),
+    Mistake(
+        "that is max pooling: average the real tokens' states instead (their sum divided by "
+        "their number)",
+        _pooled_with("max"),
+    ),
+    Mistake(
+        "the mask needs a feature axis to multiply the states (batch, seq, hidden): use "
+        "attention_mask.unsqueeze(-1), of shape (batch, seq, 1)",
+        _pooled_with("mask not unsqueezed"),
+    ),
+    Mistake(
+        "'logits' are the classifier's raw scores: return them before any softmax (the loss "
+        "and Trainer's metrics take raw scores)",
+        _pooled_with("probabilities returned"),
+    ),
+    Mistake(
+        "the loss is summed over the batch: return the mean cross-entropy (F.cross_entropy's "
+        "default), so that its scale does not depend on the batch size",
+        _pooled_with("summed loss"),
     ),
     Mistake(
         "cross_entropy takes the logits themselves: it applies log_softmax inside, so softmax "
@@ -567,6 +769,21 @@ def _outputs(model, where: str, with_labels: bool):
         ) from error
 
 
+def _variant(cls: type, encoder, state: dict) -> torch.nn.Module:
+    """A known mistake's classifier with the learner's weights, in eval mode."""
+    variant = cls(copy.deepcopy(encoder), 3)
+    variant.load_state_dict(state)
+    return variant.eval()
+
+
+def _attempt(model) -> tuple:
+    """(outputs, None) of `model` on the check's batch with labels, or (None, the error)."""
+    try:
+        return _outputs(model, "", with_labels=True), None
+    except CheckFailed as failure:
+        return None, failure.__cause__
+
+
 @recognises(CLASSIFIER_MISTAKES)
 def mean_pooling_classifier(learner_class) -> None:
     """Check `MeanPoolingClassifier(encoder, num_labels, dropout=0.1)` against
@@ -599,7 +816,21 @@ def mean_pooling_classifier(learner_class) -> None:
     model.eval()
     expected_model.eval()
     where = "your classifier(input_ids, attention_mask, labels) on a padded batch of 3"
-    got = _outputs(model, where, with_labels=True)
+    variants = [
+        (mistake.hint, _variant(mistake.wrong_implementation, encoder, model.state_dict()))
+        for mistake in CLASSIFIER_MISTAKES
+    ]
+    try:
+        got = _outputs(model, where, with_labels=True)
+    except CheckFailed as failure:
+        error = failure.__cause__
+        for hint, variant in variants:
+            theirs = _attempt(variant)[1]
+            if error is not None and type(theirs) is type(error) and str(theirs) == str(error):
+                raise CheckFailed(
+                    f"{where} raised {type(error).__name__} ({str(error).strip()[:120]}): {hint}"
+                ) from None
+        raise
     expected = _outputs(expected_model, where, with_labels=True)
     if not isinstance(got, Mapping):
         raise CheckFailed(
@@ -622,15 +853,15 @@ def mean_pooling_classifier(learner_class) -> None:
     )
     scalar_loss = isinstance(loss, torch.Tensor) and loss.dim() == 0
     if wrong_logits or (wrong_loss and scalar_loss):
-        for mistake in CLASSIFIER_MISTAKES:
-            variant = mistake.wrong_implementation(copy.deepcopy(encoder), 3)
-            variant.load_state_dict(model.state_dict())
-            theirs = _outputs(variant.eval(), where, with_labels=True)
+        for hint, variant in variants:
+            theirs = _attempt(variant)[0]
+            if theirs is None:
+                continue
             same_logits = torch.allclose(got["logits"], theirs["logits"], atol=1e-5)
             if wrong_logits and same_logits:
-                raise CheckFailed(f"{where}: {mistake.hint}")
+                raise CheckFailed(f"{where}: {hint}")
             if not wrong_logits and scalar_loss and torch.allclose(loss, theirs["loss"], atol=1e-5):
-                raise CheckFailed(f"{where}: {mistake.hint}")
+                raise CheckFailed(f"{where}: {hint}")
     if wrong_logits:
         raise CheckFailed(
             f"{where}: the logits differ from the course's (max difference "

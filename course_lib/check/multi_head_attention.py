@@ -3,13 +3,14 @@ as a Python loop, and copying `torch.nn.MultiheadAttention`'s weights."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
 import torch
 
 from .. import multi_head_attention as reference
-from ..attention import causal_mask, padding_mask
+from ..attention import causal_mask, padding_mask, scaled_dot_product_attention
 from .framework import (
     Built,
     Case,
@@ -22,6 +23,9 @@ from .framework import (
     require_value_error,
     run_cases,
     run_module_cases,
+    swapped_arguments,
+    swapped_inputs,
+    swapped_submodules,
 )
 
 ATOL, RTOL = 1e-5, 1e-5
@@ -47,6 +51,31 @@ SPLIT_MISTAKES = [
         "the heads axis must come second: transpose(1, 2) after the reshape, giving (batch, "
         "heads, seq, d_head)",
         lambda x, h: x.reshape(x.shape[0], x.shape[1], h, x.shape[2] // h),
+    ),
+    Mistake(
+        "d_head = d_model // num_heads: use integer division (//); / gives a float, which "
+        "reshape refuses",
+        lambda x, h: x.reshape(x.shape[0], x.shape[1], h, x.shape[2] / h).transpose(1, 2),
+    ),
+    Mistake(
+        "transpose after the reshape, not before: first reshape to (batch, seq, heads, d_head), "
+        "then transpose(1, 2); transposing first cuts each feature's values across positions",
+        lambda x, h: x.transpose(1, 2).reshape(x.shape[0], h, x.shape[1], x.shape[2] // h),
+    ),
+    Mistake(
+        "the last axis was reshaped to (d_head, num_heads): reshape it to (num_heads, d_head), "
+        "the number of heads first, then transpose(1, 2)",
+        lambda x, h: x.reshape(x.shape[0], x.shape[1], x.shape[2] // h, h).transpose(1, 2),
+    ),
+    Mistake(
+        "keep the heads as their own axis, (batch, num_heads, seq, d_head), not folded into the "
+        "batch axis",
+        lambda x, h: reference.split_heads(x, h).reshape(-1, x.shape[1], x.shape[2] // h),
+    ),
+    Mistake(
+        "the heads axis must come second: torch.stack(x.chunk(num_heads, dim=-1), dim=1) gives "
+        "(batch, heads, seq, d_head); stacking along dim 0 puts the heads first",
+        lambda x, h: torch.stack(x.chunk(h, dim=-1)),
     ),
 ]
 
@@ -81,6 +110,36 @@ MERGE_MISTAKES = [
         "the features of a position must be head 0's block, then head 1's, and so on: "
         "transpose(1, 2), not a permutation that puts d_head before heads",
         lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], x.shape[2], -1),
+    ),
+    Mistake(
+        "after transpose(1, 2) the tensor is not contiguous, so .view() fails: use .reshape() "
+        "(or .contiguous().view())",
+        lambda x: x.transpose(1, 2).view(x.shape[0], x.shape[2], -1),
+    ),
+    Mistake(
+        "the heads were averaged: merging concatenates their features (d_model = heads * "
+        "d_head), one head's block after another",
+        lambda x: x.mean(dim=1),
+    ),
+    Mistake(
+        "the heads were joined along the positions: concatenate them along the features, "
+        "giving (batch, seq, heads * d_head)",
+        lambda x: torch.cat(x.unbind(1), dim=1),
+    ),
+    Mistake(
+        "after transpose(1, 2), reshape to (batch, seq, heads * d_head) to join the heads' "
+        "features",
+        lambda x: x.transpose(1, 2),
+    ),
+    Mistake(
+        "flatten only the last two axes (heads, d_head): .flatten(2), or reshape(batch, seq, "
+        "-1); flatten(1) joins the positions too",
+        lambda x: x.transpose(1, 2).flatten(1),
+    ),
+    Mistake(
+        "x.flatten(2) joins each head's positions: transpose(1, 2) first, to (batch, seq, "
+        "heads, d_head), then flatten the last two axes",
+        lambda x: x.flatten(2),
     ),
 ]
 
@@ -156,8 +215,9 @@ FORWARD_MISTAKES = [
 
 
 def _forward_cases(seed: int) -> list[Case]:
-    """Five (course module, queries, keys/values, mask) cases: self- and cross-attention, causal
-    and padding masks, one to eight heads."""
+    """Five (course module, queries, keys, values, mask) cases: one and several heads, causal
+    and padding masks, as many or other numbers of keys than queries. Keys and values are distinct
+    tensors, so that using one for the other shows."""
     generator = torch.Generator().manual_seed(seed)
     cases = []
     with torch.random.fork_rng(devices=[]):
@@ -171,13 +231,14 @@ def _forward_cases(seed: int) -> list[Case]:
         ]:
             mha = reference.MultiHeadAttention(d_model, heads)
             q = torch.randn(batch, lq, d_model, generator=generator)
-            kv = torch.randn(batch, lk, d_model, generator=generator)
+            k = torch.randn(batch, lk, d_model, generator=generator)
+            v = torch.randn(batch, lk, d_model, generator=generator)
             mask = None
             if mask_kind == "causal":
                 mask = causal_mask(lq)[None]  # (1, lq, lk): broadcasts over batch and heads
             elif mask_kind == "padding":
                 mask = padding_mask(torch.randint(1, lk + 1, (batch,), generator=generator), lk)
-            cases.append(Case((mha, q, kv, kv), {} if mask is None else {"mask": mask}))
+            cases.append(Case((mha, q, k, v), {} if mask is None else {"mask": mask}))
     return cases
 
 
@@ -201,6 +262,20 @@ class _MaskIgnored(reference.MultiHeadAttention):
         return super().forward(queries, keys, values)
 
 
+class _NoHeadAxis(reference.MultiHeadAttention):
+    def forward(self, queries, keys, values, mask=None):
+        q, k, v = (
+            reference.split_heads(projection(x), self.num_heads)
+            for projection, x in (
+                (self.query_projection, queries),
+                (self.key_projection, keys),
+                (self.value_projection, values),
+            )
+        )
+        out, weights = scaled_dot_product_attention(q, k, v, mask)  # a 3-D mask as it is
+        return self.output_projection(reference.merge_heads(out)), weights
+
+
 class _WeightsAveraged(reference.MultiHeadAttention):
     def forward(self, queries, keys, values, mask=None):
         output, weights = super().forward(queries, keys, values, mask)
@@ -221,6 +296,22 @@ MODULE_MISTAKES = [
         "return every head's weights, (batch, num_heads, num_queries, num_keys), not their "
         "average over heads",
         _WeightsAveraged,
+    ),
+    Mistake(
+        "a (batch, num_queries, num_keys) mask needs a head axis to broadcast over the scores "
+        "(batch, heads, num_queries, num_keys): mask.unsqueeze(1) when mask.dim() == 3",
+        _NoHeadAxis,
+    ),
+    *swapped_inputs(
+        reference.MultiHeadAttention,
+        ("keys", "values"),
+        note=": the keys (key_projection) make the scores, the values (value_projection) the "
+        "output",
+    ),
+    *swapped_submodules(
+        reference.MultiHeadAttention,
+        ("key_projection", "value_projection"),
+        ("query_projection", "key_projection"),
     ),
 ]
 
@@ -264,10 +355,26 @@ def multi_head_attention(learner_class, *, seed: int = 0) -> None:
 LOOP_SIGNATURE = "heads_one_at_a_time(mha, queries, keys, values, mask=None)"
 
 
-def _loop(mha, queries, keys, values, mask=None, *, strided=False, project=True, scale="head"):
+def _loop(
+    mha,
+    queries,
+    keys,
+    values,
+    mask=None,
+    *,
+    strided=False,
+    project=True,
+    scale="head",
+    share_kv=False,
+    project_inputs=True,
+    cat_dim=-1,
+):
     """`heads_one_at_a_time` with one knob turned: the catalogue of mistakes below."""
     d_head = mha.d_model // mha.num_heads
-    q, k, v = mha.query_projection(queries), mha.key_projection(keys), mha.value_projection(values)
+    q, k, v = queries, keys, values
+    if project_inputs:
+        value_projection = mha.key_projection if share_kv else mha.value_projection
+        q, k, v = mha.query_projection(q), mha.key_projection(k), value_projection(v)
     outputs = []
     for head in range(mha.num_heads):
         features = (
@@ -280,7 +387,7 @@ def _loop(mha, queries, keys, values, mask=None, *, strided=False, project=True,
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
         outputs.append(torch.softmax(scores, dim=-1) @ v[..., features])
-    merged = torch.cat(outputs, dim=-1)
+    merged = torch.cat(outputs, dim=cat_dim)
     return mha.output_projection(merged) if project else merged
 
 
@@ -304,6 +411,21 @@ LOOP_MISTAKES = [
         "scaled_dot_product_attention)",
         lambda mha, q, k, v, mask=None: _loop(mha, q, k, v),
     ),
+    Mistake(
+        "the values need their own projection: v = mha.value_projection(values)",
+        lambda *a, **k: _loop(*a, **k, share_kv=True),
+    ),
+    Mistake(
+        "the heads attend on slices of the raw inputs: project queries, keys and values first "
+        "(mha.query_projection(queries), ...), then give each head its slice of the projections",
+        lambda *a, **k: _loop(*a, **k, project_inputs=False),
+    ),
+    Mistake(
+        "concatenate the heads' outputs along the features (dim=-1), giving (batch, Lq, "
+        "d_model), not along the positions",
+        lambda *a, **k: _loop(*a, **k, cat_dim=1),
+    ),
+    *swapped_arguments(reference.heads_one_at_a_time, ("keys", "values")),
 ]
 
 
@@ -334,18 +456,34 @@ def heads_one_at_a_time(learner_fn, *, seed: int = 0) -> None:
 LOAD_SIGNATURE = "load_from_torch(ours, theirs)"
 
 
-@torch.no_grad()
-def _load(ours, theirs, *, order=(0, 1, 2), biases=True, output=True, transpose=False):
+def _load(
+    ours,
+    theirs,
+    *,
+    order=(0, 1, 2),
+    biases=True,
+    output=True,
+    transpose=False,
+    transpose_output=False,
+    output_bias=True,
+    no_grad=True,
+    assign=False,
+):
     """`load_from_torch` with one knob turned: the catalogue of mistakes below."""
+    if assign:  # a plain tensor where a parameter is: nn.Module refuses it
+        ours.query_projection.weight = theirs.in_proj_weight.chunk(3)[0]
     weights, in_biases = theirs.in_proj_weight.chunk(3), theirs.in_proj_bias.chunk(3)
     projections = (ours.query_projection, ours.key_projection, ours.value_projection)
-    for projection, index in zip(projections, order, strict=True):
-        projection.weight.copy_(weights[index].T if transpose else weights[index])
-        if biases:
-            projection.bias.copy_(in_biases[index])
-    if output:
-        ours.output_projection.weight.copy_(theirs.out_proj.weight)
-        ours.output_projection.bias.copy_(theirs.out_proj.bias)
+    with torch.no_grad() if no_grad else contextlib.nullcontext():
+        for projection, index in zip(projections, order, strict=True):
+            projection.weight.copy_(weights[index].T if transpose else weights[index])
+            if biases:
+                projection.bias.copy_(in_biases[index])
+        if output:
+            weight = theirs.out_proj.weight
+            ours.output_projection.weight.copy_(weight.T if transpose_output else weight)
+            if output_bias:
+                ours.output_projection.bias.copy_(theirs.out_proj.bias)
 
 
 LOAD_MISTAKES = [
@@ -369,6 +507,30 @@ LOAD_MISTAKES = [
         "copy each (d_model, d_model) slice as it is, without transposing",
         lambda ours, theirs: _load(ours, theirs, transpose=True),
     ),
+    Mistake(
+        "the key and value projections are exchanged: in_proj_weight's middle d_model rows are "
+        "the keys', the last d_model the values'",
+        lambda ours, theirs: _load(ours, theirs, order=(0, 2, 1)),
+    ),
+    Mistake(
+        "out_proj.weight is (out_features, in_features) like output_projection.weight: copy it "
+        "as it is, without transposing",
+        lambda ours, theirs: _load(ours, theirs, transpose_output=True),
+    ),
+    Mistake(
+        "out_proj.bias was not copied into output_projection.bias",
+        lambda ours, theirs: _load(ours, theirs, output_bias=False),
+    ),
+    Mistake(
+        "copying into a parameter must not be recorded by autograd: do it inside `with "
+        "torch.no_grad():`",
+        lambda ours, theirs: _load(ours, theirs, no_grad=False),
+    ),
+    Mistake(
+        "a module's weight cannot be replaced by a plain tensor: copy the values into it, "
+        "ours.query_projection.weight.copy_(...), inside `with torch.no_grad():`",
+        lambda ours, theirs: _load(ours, theirs, assign=True),
+    ),
 ]
 
 
@@ -382,32 +544,34 @@ def _load_cases(seed: int) -> list[Case]:
             with torch.no_grad():  # torch initialises the biases to zero: make them visible
                 theirs.in_proj_bias.normal_()
                 theirs.out_proj.bias.normal_()
-            q = torch.randn(2, lq, d_model, generator=generator)
-            kv = torch.randn(2, lk, d_model, generator=generator)
-            cases.append(Case((theirs, q, kv)))
+            q, k, v = (torch.randn(2, n, d_model, generator=generator) for n in (lq, lk, lk))
+            cases.append(Case((theirs, q, k, v)))
     return cases
 
 
-def _loaded_by(fn) -> Callable:
-    """(theirs, queries, keys_values) -> (output, weights) of a fresh course module into which
-    `fn(ours, theirs)` copied theirs's weights."""
+def _loaded_by(fn, *, learner: bool = True) -> Callable:
+    """(theirs, queries, keys, values) -> (output, weights) of a fresh course module into which
+    `fn(ours, theirs)` copied theirs's weights. The learner's errors come with advice; a
+    mistake's are left as they are, to be compared with the learner's."""
 
-    def run(theirs, queries, keys_values):
+    def run(theirs, queries, keys, values):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(1)
             ours = reference.MultiHeadAttention(theirs.embed_dim, theirs.num_heads).eval()
-        call_plainly(
-            fn, "load_from_torch", "load_from_torch(ours, theirs)", LOAD_SIGNATURE, ours, theirs
-        )
+        if learner:
+            where = "load_from_torch(ours, theirs)"
+            call_plainly(fn, "load_from_torch", where, LOAD_SIGNATURE, ours, theirs)
+        else:
+            fn(ours, theirs)
         with torch.no_grad():
-            return ours(queries, keys_values, keys_values)
+            return ours(queries, keys, values)
 
     return run
 
 
-def _torch_output(theirs, queries, keys_values):
+def _torch_output(theirs, queries, keys, values):
     with torch.no_grad():
-        return theirs(queries, keys_values, keys_values, average_attn_weights=False)
+        return theirs(queries, keys, values, average_attn_weights=False)
 
 
 @recognises(LOAD_MISTAKES)
@@ -422,7 +586,10 @@ def load_from_torch(learner_fn, *, seed: int = 0) -> None:
         _torch_output,
         cases,
         signature=LOAD_SIGNATURE,
-        mistakes=[Mistake(m.hint, _loaded_by(m.wrong_implementation)) for m in LOAD_MISTAKES],
+        mistakes=[
+            Mistake(m.hint, _loaded_by(m.wrong_implementation, learner=False))
+            for m in LOAD_MISTAKES
+        ],
         atol=ATOL,
         rtol=RTOL,
         differentiable=False,  # copying weights; the outputs are compared without gradients

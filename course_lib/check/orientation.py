@@ -15,6 +15,10 @@ def _exp_over_sum(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return x.exp() / x.exp().sum(dim)  # keepdim forgotten: broadcasts along the wrong axis
 
 
+OVERFLOW = (
+    "large scores overflow exp() and give nan or inf: subtract the maximum along `dim` "
+    "(keepdim=True) before exp; it does not change the result"
+)
 SOFTMAX_MISTAKES = [
     Mistake("this is exp(x) without dividing by the sum along `dim`", lambda x, dim=-1: x.exp()),
     Mistake(
@@ -45,6 +49,22 @@ SOFTMAX_MISTAKES = [
         "by the sum of exp over `dim`",
         lambda x, dim=-1: torch.sigmoid(x),
     ),
+    Mistake(OVERFLOW, lambda x, dim=-1: x.exp() / x.exp().sum(dim=dim, keepdim=True)),
+    Mistake(
+        "you divided by the mean of exp(x) along `dim`; divide by the sum, so that the values "
+        "sum to 1",
+        lambda x, dim=-1: x.exp() / x.exp().mean(dim=dim, keepdim=True),
+    ),
+    Mistake(
+        "it normalised along the last dimension whatever `dim` was asked for: does your "
+        "function ignore its `dim` argument?",
+        lambda x, dim=-1: reference.softmax(x),
+    ),
+    Mistake(
+        "called without `dim`, it normalised along dim 0: the default should be dim=-1, the "
+        "last dimension (def softmax(x, dim=-1))",
+        lambda x, dim=0: reference.softmax(x, dim=dim),
+    ),
 ]
 
 
@@ -60,17 +80,9 @@ def _diagnose_softmax(got: torch.Tensor, expected: torch.Tensor, case: Case) -> 
                     f"called without `dim`, your function normalised along dim {other}: "
                     "the default should be dim=-1, the last dimension"
                 )
-            if other == x.ndim - 1:
-                return (
-                    f"you normalised along the last dimension but dim={dim} was asked for: "
-                    "does your function ignore its `dim` argument?"
-                )
             return f"you normalised along dim {other}, but dim={dim} was asked for"
     if not torch.isfinite(got).all() and torch.isfinite(expected).all():
-        return (
-            "large scores overflow exp() and give nan or inf: subtract the maximum along "
-            "`dim` (keepdim=True) before exp; it does not change the result"
-        )
+        return OVERFLOW
     if (got < 0).any():
         return "probabilities can't be negative"
     sums = got.sum(dim=dim)
@@ -175,6 +187,25 @@ CROSS_ENTROPY_MISTAKES = [
     Mistake(
         "the probability itself was used, not its log: the loss is -log(p) of the right class",
         lambda x, t: -_picked(x, t, torch.softmax(x, dim=-1)).mean(),
+    ),
+    Mistake(
+        "the softmax ran over the examples (dim=0): each row's logits are turned into "
+        "probabilities over the classes, log_softmax(logits, dim=-1)",
+        lambda x, t: -_picked(x, t, F.log_softmax(x, dim=0)).mean(),
+    ),
+    Mistake(
+        "the logits were used as log-probabilities: turn them into log-probabilities first, "
+        "with log_softmax (logits minus their logsumexp)",
+        lambda x, t: -_picked(x, t, x).mean(),
+    ),
+    Mistake(
+        "every class's log-probability was averaged: the loss only takes the target class's "
+        "-log(probability) for each example, log_probabilities[torch.arange(N), targets]",
+        lambda x, t: -F.log_softmax(x, dim=-1).mean(),
+    ),
+    Mistake(
+        "this is one loss per example: return their mean, a single number",
+        lambda x, t: -_picked(x, t, F.log_softmax(x, dim=-1)),
     ),
 ]
 

@@ -10,11 +10,15 @@ from .framework import (
     Built,
     Case,
     Mistake,
+    ignored_arguments,
     passed,
     recognises,
     require_function,
     run_cases,
     run_module_cases,
+    swapped_arguments,
+    swapped_submodules,
+    transposed_arguments,
 )
 
 ATOL, RTOL = 1e-5, 1e-5
@@ -75,13 +79,11 @@ RNN_MISTAKES = [
         lambda x, h, wi, wh, bi, bh: torch.tanh(x @ wi.T + bi),
     ),
     Mistake(
-        "a bias is missing: PyTorch's RNN has two, bias_ih and bias_hh; add both",
-        lambda x, h, wi, wh, bi, bh: torch.tanh(x @ wi.T + h @ wh.T + bh),
+        "the input x is ignored: add x @ weight_ih.T + bias_ih",
+        lambda x, h, wi, wh, bi, bh: torch.tanh(h @ wh.T + bh),
     ),
-    Mistake(
-        "a bias is missing: PyTorch's RNN has two, bias_ih and bias_hh; add both",
-        lambda x, h, wi, wh, bi, bh: torch.tanh(x @ wi.T + bi + h @ wh.T),
-    ),
+    *transposed_arguments(reference.rnn_cell_step, "weight_ih", "weight_hh"),
+    *ignored_arguments(reference.rnn_cell_step, "bias_ih", "bias_hh"),
 ]
 
 
@@ -182,6 +184,8 @@ GRU_MISTAKES = [
     Mistake(
         "the reset gate is never used in the candidate n", lambda *a: _gru(*a, reset_style="unused")
     ),
+    *swapped_arguments(reference.gru_cell_step, ("weight_ih", "weight_hh")),
+    *ignored_arguments(reference.gru_cell_step, "bias_ih", "bias_hh"),
 ]
 
 
@@ -208,16 +212,20 @@ def _lstm(
     forget=True,
     squash=True,
     new_cell=True,
+    output_gate_used=True,
+    state_order="h, c",
+    return_order="h, c",
 ):
     """An LSTM step with one knob turned: the catalogue of likely mistakes below."""
-    h, c = state
+    h, c = state if state_order == "h, c" else reversed(state)
     parts = (x @ wi.T + bi + h @ wh.T + bh).chunk(4, dim=-1)
     input_gate, forget_gate, cell_input, output_gate = (parts[i] for i in order)
     kept = torch.sigmoid(forget_gate) * c if forget else c
     c_new = kept + torch.sigmoid(input_gate) * cell(cell_input)
     shown = c_new if new_cell else c
-    h_new = torch.sigmoid(output_gate) * (torch.tanh(shown) if squash else shown)
-    return h_new, c_new
+    shown = torch.tanh(shown) if squash else shown
+    h_new = torch.sigmoid(output_gate) * shown if output_gate_used else shown
+    return (h_new, c_new) if return_order == "h, c" else (c_new, h_new)
 
 
 LSTM_MISTAKES = [
@@ -246,6 +254,17 @@ LSTM_MISTAKES = [
         "h' is computed from the old cell state: use the new one, h' = o * tanh(c')",
         lambda *a: _lstm(*a, new_cell=False),
     ),
+    Mistake(
+        "the output gate is never used: h' = o * tanh(c'), not tanh(c')",
+        lambda *a: _lstm(*a, output_gate_used=False),
+    ),
+    Mistake(
+        "the state is (h, c), the hidden state first: unpack it as h, c = state",
+        lambda *a: _lstm(*a, state_order="c, h"),
+    ),
+    Mistake("return (h', c'), in that order", lambda *a: _lstm(*a, return_order="c, h")),
+    *swapped_arguments(reference.lstm_cell_step, ("weight_ih", "weight_hh")),
+    *ignored_arguments(reference.lstm_cell_step, "bias_ih", "bias_hh"),
 ]
 
 
@@ -312,6 +331,19 @@ class _SourceEmbeddingForTargets(reference.Seq2SeqGRU):
         return self.output(decoded)
 
 
+class _Probabilities(reference.Seq2SeqGRU):
+    def forward(self, source, source_lengths, target_input):
+        return super().forward(source, source_lengths, target_input).softmax(dim=-1)
+
+
+class _BosKept(reference.Seq2SeqGRU):
+    @torch.no_grad()
+    def greedy_decode(self, source, source_lengths, max_len, bos_id, eos_id):
+        predicted = super().greedy_decode(source, source_lengths, max_len, bos_id, eos_id)
+        start = torch.full((source.shape[0], 1), bos_id, dtype=torch.long, device=source.device)
+        return torch.cat([start, predicted], dim=1)
+
+
 class _NoFeedback(reference.Seq2SeqGRU):
     @torch.no_grad()
     def greedy_decode(self, source, source_lengths, max_len, bos_id, eos_id):
@@ -369,6 +401,16 @@ ENCODER_DECODER_MISTAKES = [
         "the encoder's final state every time",
         _StateNotCarried,
     ),
+    Mistake(
+        "forward must return logits (the output layer's values), not probabilities: the loss "
+        "(cross-entropy) applies log_softmax itself",
+        _Probabilities,
+    ),
+    Mistake(
+        "greedy decoding returns the predicted tokens only, without the <bos> it started from",
+        _BosKept,
+    ),
+    *swapped_submodules(reference.Seq2SeqGRU, ("encoder", "decoder")),
 ]
 
 

@@ -10,8 +10,10 @@ target together giving back the original).
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
+import re
 
 import torch
 
@@ -31,6 +33,8 @@ from .framework import (
     require_function,
     run_cases,
     run_module_cases,
+    swapped_inputs,
+    swapped_submodules,
 )
 
 SPAN_SIGNATURE = "span_corruption(tokens, sentinels, rng, noise_density=0.15, mean_span_length=3.0)"
@@ -58,30 +62,98 @@ def _corrupt(fn, tokens: list[int], rng, **settings):
     return where, inputs, targets
 
 
+# The hints of span_corruption's messages, each naming one mistake of the catalogue below.
+NOTHING_HIDDEN = (
+    "nothing was hidden: T5 hides round(length × noise_density) tokens, at least one, in every "
+    "sequence (even a short one)"
+)
+SENTINELS_IN_ORDER = (
+    "the k-th hidden span gets sentinels[k], each used once, in order (sentinels[0], "
+    "sentinels[1], ...)"
+)
+SENTINELS_FROM_ONE = (
+    "the first span gets sentinels[0], not sentinels[1]: count the spans from 0 (an off-by-one)"
+)
+SENTINELS_FROM_THE_END = (
+    "the sentinels are taken from the end of the list: the k-th span gets sentinels[k], counted "
+    "from the start (the list is already in the order to use)"
+)
+TARGET_SENTINELS = (
+    "the targets should list the same sentinels as the inputs, in the same order, each one "
+    "followed by the tokens it hides"
+)
+SENTINEL_FIRST = (
+    "each sentinel comes before the tokens it hides: the targets start with the first sentinel, "
+    "then its tokens, then the next sentinel"
+)
+ONE_PER_SPAN = (
+    "one span gets one sentinel: neighbouring hidden tokens form one span, so only the first "
+    "token of a span gets a sentinel"
+)
+HIDDEN_KEPT = (
+    "the hidden tokens are still in the inputs: replace each span by its sentinel, and keep its "
+    "tokens only in the targets"
+)
+TOKENS_LOST = (
+    "every token belongs to exactly one of them: each visible token to the inputs, each hidden "
+    "one to the targets after its sentinel"
+)
+DENSITY_OF_STARTS = (
+    "noise_density is the share of tokens hidden, not the share of tokens that START a span: "
+    "hide round(length × noise_density) tokens in all, in spans of mean_span_length on average"
+)
+DENSITY_IGNORED = (
+    "Use the noise_density argument: the share hidden stays at the default 15% whatever "
+    "noise_density says"
+)
+ONE_BY_ONE = (
+    "The tokens are hidden one by one, as BERT does: T5 hides spans, mean_span_length tokens long "
+    "on average"
+)
+SPAN_LENGTH_IGNORED = (
+    "Use the mean_span_length argument: the spans stay 3 tokens long on average whatever "
+    "mean_span_length says"
+)
+NOT_SPREAD = (
+    "the spans are not spread over the sequence: place them at random positions over the whole "
+    "sequence"
+)
+NOT_REPRODUCIBLE = (
+    "draw every random number from the `rng` argument (rng.random(), rng.sample(...)), so that "
+    "the corruption is reproducible"
+)
+NOT_RANDOM = (
+    "choose the spans at random with the `rng` argument, not by a fixed rule or a seed of your own"
+)
+
+
+def _sentinel_hint(used: list[int]) -> str:
+    """Why the sentinels in the inputs, `used`, are not sentinels[0], sentinels[1], ..."""
+    if used == SENTINELS[1 : len(used) + 1]:
+        return SENTINELS_FROM_ONE
+    if used == SENTINELS[::-1][: len(used)]:
+        return SENTINELS_FROM_THE_END
+    return SENTINELS_IN_ORDER
+
+
 def _spans(where: str, tokens: list[int], inputs: list[int], targets: list[int]) -> list[int]:
     """The exact rules for one draw; returns the length of each hidden span."""
     in_sentinels = [t for t in inputs if t in SENTINELS]
     out_sentinels = [t for t in targets if t in SENTINELS]
     if not in_sentinels:
-        raise CheckFailed(
-            f"{where}: the inputs contain no sentinel: nothing was hidden. T5 hides "
-            "round(length × noise_density) tokens, at least one, in every sequence"
-        )
+        raise CheckFailed(f"{where}: the inputs contain no sentinel: {NOTHING_HIDDEN}")
     if in_sentinels != SENTINELS[: len(in_sentinels)]:
         raise CheckFailed(
-            f"{where}: the inputs use the sentinels {in_sentinels[:6]}...; the k-th hidden span "
-            f"gets sentinels[k] (here {SENTINELS[:3]}...), each used once, in order"
+            f"{where}: the inputs use the sentinels {in_sentinels[:6]}...: "
+            f"{_sentinel_hint(in_sentinels)}"
         )
     if out_sentinels != in_sentinels:
         raise CheckFailed(
-            f"{where}: the targets should list the same sentinels as the inputs, in the same "
-            f"order (inputs: {in_sentinels[:6]}, targets: {out_sentinels[:6]}); each one is "
-            "followed by the tokens it hides"
+            f"{where}: {TARGET_SENTINELS} (inputs: {in_sentinels[:6]}, targets: "
+            f"{out_sentinels[:6]})"
         )
     if targets[0] not in SENTINELS:
-        raise CheckFailed(
-            f"{where}: the targets should start with the first sentinel, got {targets[:4]}"
-        )
+        raise CheckFailed(f"{where}: the targets start with {targets[:4]}: {SENTINEL_FIRST}")
     lengths, current = [], 0
     for token in targets[1:] + [SENTINELS[0]]:
         if token in SENTINELS:
@@ -96,18 +168,19 @@ def _spans(where: str, tokens: list[int], inputs: list[int], targets: list[int])
         )
     if any(a in SENTINELS and b in SENTINELS for a, b in zip(inputs, inputs[1:], strict=False)):
         raise CheckFailed(
-            f"{where}: two sentinels are next to each other in the inputs. Neighbouring hidden "
-            "tokens form one span, and one span gets one sentinel"
+            f"{where}: two sentinels are next to each other in the inputs: {ONE_PER_SPAN}"
         )
     restored = reference.reconstruct(inputs, targets, SENTINELS)
     if restored != tokens:
-        if len(inputs) + len(targets) == len(tokens) + 2 * len(in_sentinels):
+        held = len(inputs) + len(targets) - 2 * len(in_sentinels)  # non-sentinel tokens
+        if [t for t in inputs if t not in SENTINELS] == tokens:
+            hint = HIDDEN_KEPT
+        elif held == len(tokens):
             hint = "the hidden tokens don't go back where they came from"
         else:
             hint = (
-                f"{len(tokens)} tokens went in, but inputs and targets hold "
-                f"{len(inputs) + len(targets) - 2 * len(in_sentinels)} non-sentinel tokens: "
-                "every token belongs to exactly one of them"
+                f"{len(tokens)} tokens went in, but inputs and targets hold {held} non-sentinel "
+                f"tokens: {TOKENS_LOST}"
             )
         raise CheckFailed(
             f"{where}: putting each sentinel's tokens back into the inputs does "
@@ -143,7 +216,87 @@ def _statistics(fn, seed: int, **settings):
     return hidden / total, hidden / len(spans), halves
 
 
-@recognises()
+def _noise_mask(length: int, noise_density, mean_span_length, rng, mistake) -> list[bool]:
+    """Which positions are hidden, as `t5_data.random_spans`, or with one of the mistakes below."""
+    if mistake == "nothing hidden in short sequences" and round(length * noise_density) == 0:
+        return [False] * length  # round(length × noise_density) without "at least one"
+    if mistake == "one by one":
+        mean_span_length = 1.0
+    mask = reference.random_spans(length, noise_density, mean_span_length, rng)
+    if mistake == "spans at the end":  # the same spans, one after another at the end
+        tail = []
+        for hidden, run in itertools.groupby(mask):
+            if hidden:
+                tail += [True] * len(list(run)) + [False]
+        mask = [False] * (length - len(tail) + 1) + tail[:-1]
+    return mask
+
+
+def _corruption_with(mistake: str):
+    """`span_corruption` in the learner's form, with one mistake: the catalogue below."""
+
+    def span_corruption(tokens, sentinels, rng, noise_density=0.15, mean_span_length=3.0):
+        if mistake == "global random":
+            rng = random  # the module: the same methods, but not the rng the caller gave
+        elif mistake == "own seed":
+            rng = random.Random(0)
+        if mistake == "density ignored":
+            noise_density = 0.15
+        elif mistake == "span length ignored":
+            mean_span_length = 3.0
+        elif mistake == "density of span starts":
+            noise_density *= mean_span_length
+        mask = _noise_mask(len(tokens), noise_density, mean_span_length, rng, mistake)
+        inputs, spans = [], []  # spans: (sentinel, the tokens it hides)
+        for position, (token, hidden) in enumerate(zip(tokens, mask, strict=True)):
+            after_span = position > 0 and mask[position - 1]
+            if hidden and (not after_span or mistake == "a sentinel per token"):
+                k = len(spans)
+                index = {"same sentinel": 0, "from 1": k + 1, "from the end": -1 - k}.get(
+                    mistake, k
+                )
+                spans.append((sentinels[index], []))
+                inputs.append(sentinels[index])
+            if hidden:
+                spans[-1][1].append(token)
+            if (not hidden and not (after_span and mistake == "token after a span lost")) or (
+                hidden and mistake == "hidden tokens kept"
+            ):
+                inputs.append(token)
+        targets = []
+        for sentinel, hidden in spans:
+            if mistake == "no sentinels in the targets":
+                targets += hidden
+            elif mistake == "sentinel after its tokens":
+                targets += [*hidden, sentinel]
+            else:
+                targets += [sentinel, *hidden]
+        return inputs, targets
+
+    return span_corruption
+
+
+SPAN_MISTAKES = [
+    Mistake(NOTHING_HIDDEN, _corruption_with("nothing hidden in short sequences")),
+    Mistake(SENTINELS_IN_ORDER, _corruption_with("same sentinel")),
+    Mistake(SENTINELS_FROM_ONE, _corruption_with("from 1")),
+    Mistake(SENTINELS_FROM_THE_END, _corruption_with("from the end")),
+    Mistake(TARGET_SENTINELS, _corruption_with("no sentinels in the targets")),
+    Mistake(SENTINEL_FIRST, _corruption_with("sentinel after its tokens")),
+    Mistake(ONE_PER_SPAN, _corruption_with("a sentinel per token")),
+    Mistake(HIDDEN_KEPT, _corruption_with("hidden tokens kept")),
+    Mistake(TOKENS_LOST, _corruption_with("token after a span lost")),
+    Mistake(DENSITY_OF_STARTS, _corruption_with("density of span starts")),
+    Mistake(DENSITY_IGNORED, _corruption_with("density ignored")),
+    Mistake(ONE_BY_ONE, _corruption_with("one by one")),
+    Mistake(SPAN_LENGTH_IGNORED, _corruption_with("span length ignored")),
+    Mistake(NOT_SPREAD, _corruption_with("spans at the end")),
+    Mistake(NOT_REPRODUCIBLE, _corruption_with("global random")),
+    Mistake(NOT_RANDOM, _corruption_with("own seed")),
+]
+
+
+@recognises(SPAN_MISTAKES)
 def span_corruption(learner_fn) -> None:
     """Check T5's span corruption: about `noise_density` of the tokens hidden, in spans of
     `mean_span_length` on average, one sentinel per span (in order) in the inputs, the targets
@@ -162,27 +315,26 @@ def span_corruption(learner_fn) -> None:
             "the defaults" if not settings else ", ".join(f"{k}={v}" for k, v in settings.items())
         )
         if abs(rate - density) > 0.02:
-            hint = ""
             if abs(rate - density * mean) < 0.05:
-                hint = (
-                    f" ({rate:.0%} is about {density:.0%} × {mean:g}: do {density:.0%} of the "
-                    "tokens START a span? The share of hidden tokens should be "
-                    f"{density:.0%})"
-                )
+                hint = f"{rate:.0%} is about {density:.0%} × {mean:g}: {DENSITY_OF_STARTS}."
+            elif settings and abs(rate - 0.15) <= 0.02:  # the default, whatever was asked
+                hint = f"{DENSITY_IGNORED}."
+            else:
+                hint = "Use the noise_density argument."
             raise CheckFailed(
                 f"span_corruption with {described} hid {rate:.1%} of the tokens; it should hide "
-                f"{density:.0%} (tolerance ±2 points){hint}. Use the noise_density argument."
+                f"{density:.0%} (tolerance ±2 points). {hint}"
             )
         if abs(span_length - mean) > 0.5:
-            hint = (
-                " (about 1: tokens hidden one by one, as BERT does; T5 hides spans)"
-                if (span_length < 1.3)
-                else ""
-            )
+            if span_length < 1.3:
+                hint = f"{ONE_BY_ONE}."
+            elif settings and abs(span_length - 3.0) <= 0.5:  # the default, whatever was asked
+                hint = f"{SPAN_LENGTH_IGNORED}."
+            else:
+                hint = "Use the mean_span_length argument."
             raise CheckFailed(
                 f"span_corruption with {described}: the hidden spans are {span_length:.2f} tokens "
-                f"long on average; they should be about {mean:g} (tolerance ±0.5){hint}. Use the "
-                "mean_span_length argument."
+                f"long on average; they should be about {mean:g} (tolerance ±0.5). {hint}"
             )
         first, second = halves
         if min(first, second) < 0.25 * (first + second):
@@ -190,8 +342,7 @@ def span_corruption(learner_fn) -> None:
             raise CheckFailed(
                 f"span_corruption with {described}: only "
                 f"{min(first, second) / (first + second):.0%} "
-                f"of the hidden tokens are in the {side} half of the sequences: place the spans "
-                "at random positions over the whole sequence"
+                f"of the hidden tokens are in the {side} half of the sequences: {NOT_SPREAD}"
             )
 
     tokens = list(range(10, 110))
@@ -199,14 +350,11 @@ def span_corruption(learner_fn) -> None:
     again = _corrupt(fn, tokens, random.Random(5))[1:]
     if first != again:
         raise CheckFailed(
-            "span_corruption gave different results for the same rng seed: draw every random "
-            "number from the `rng` argument (rng.random(), rng.sample(...)), so that the "
-            "corruption is reproducible"
+            f"span_corruption gave different results for the same rng seed: {NOT_REPRODUCIBLE}"
         )
     if all(_corrupt(fn, tokens, random.Random(seed))[1:] == first for seed in range(6, 10)):
         raise CheckFailed(
-            "span_corruption gave the same result for five different rng seeds: choose the "
-            "spans at random with the `rng` argument, not by a fixed rule or a seed of your own"
+            f"span_corruption gave the same result for five different rng seeds: {NOT_RANDOM}"
         )
     state = random.getstate()
     random.seed(1234)
@@ -253,6 +401,57 @@ FORMAT_CASES = (
     ("similarity", {"sentence1": "three hundred", "sentence2": "three thousand", "score": 5 / 3}),
     ("similarity", {"sentence1": "ninety-one", "sentence2": "ninety-four", "score": 1.6666667}),
     ("similarity", {"sentence1": "one", "sentence2": "one hundred and one", "score": 5 / 3}),
+    (  # 3.75 rounds up to 3.8: rounding down gives 3.6
+        "similarity",
+        {
+            "sentence1": "seven hundred and seven",
+            "sentence2": "seven hundred and one",
+            "score": 3.75,
+        },
+    ),
+)
+
+# The hints of format_example's messages, each naming one mistake of the catalogue below.
+ENDS_DIFFER = "only spaces at the ends differ"
+SPACES_DIFFER = "only the spaces differ: one space after each colon"
+CASE_DIFFERS = "only the letter case differs: copy the prefix exactly as the table writes it"
+SEPARATOR_DIFFERS = (
+    "the separators differ: a colon and one space follow the prefix and each field name, as in "
+    "'summarize: ...' and 'sentence1: ...'"
+)
+PREFIX_MISSING = (
+    "the task prefix is missing: start the input with it, as in 'summarize: ...', so that the "
+    "model knows the task"
+)
+PREFIX_DIFFERS = (
+    "the task prefix differs: copy it exactly from the table, up to its colon, as in 'translate "
+    "English to French: ...'"
+)
+FIELDS_IN_ANOTHER_ORDER = (
+    "the same words in another order: put the fields in the order of the table, 'similarity "
+    "sentence1: ... sentence2: ...'"
+)
+PAIR_REVERSED = "the pair is the other way round: return (input text, target text), input first"
+FIELDS_SWAPPED = (
+    "the input and the target hold each other's field: the input holds what the model reads "
+    "(for translate, the English), the target what it should write (the French)"
+)
+NOT_TEXT = "a target is text too: write numbers with f'{score:.1f}'"
+WRITTEN_DIFFERENTLY = "the right number, written differently: use one decimal, f'{x:.1f}'"
+ROUNDED_DOWN = (
+    "rounded down: round to the nearest multiple of 0.2, round(score * 5) / 5, not "
+    "int(score * 5) / 5"
+)
+NOT_ROUNDED_TO_02 = (
+    "rounded to 0.1, or not rounded: STS-B targets are multiples of 0.2: round(score * 5) / 5"
+)
+UNKNOWN_ACCEPTED = (
+    "an unknown task should raise ValueError naming the known tasks, so that a typo is not "
+    "trained on"
+)
+UNKNOWN_OTHER_ERROR = (
+    "an unknown task should raise ValueError naming the tasks: check `task` yourself before "
+    "looking anything up"
 )
 
 
@@ -262,7 +461,105 @@ def _tie(score: float) -> bool:
     return abs(abs(scaled - int(scaled)) - 0.5) < 1e-9
 
 
-@recognises()
+def _separated(text: str) -> str:
+    """`text` with every colon, dash or bar between words, and every run of spaces, as one space."""
+    return re.sub(r"\s*[:|–-]+\s*|\s+", " ", text).strip()
+
+
+def _input_hint(got: str, expected: str) -> str:
+    """How the learner's input text differs from the expected one, in words, or ""."""
+    expected_prefix, _, expected_rest = expected.partition(":")
+    got_prefix, _, got_rest = got.partition(":")
+    if got.strip() == expected.strip():
+        return ENDS_DIFFER
+    if got.replace(" ", "") == expected.replace(" ", ""):
+        return SPACES_DIFFER
+    if got.lower() == expected.lower():
+        return CASE_DIFFERS
+    if _separated(got) == _separated(expected):
+        return SEPARATOR_DIFFERS
+    if got and expected.endswith(got):
+        return PREFIX_MISSING
+    if got_rest == expected_rest and got_prefix != expected_prefix:
+        return PREFIX_DIFFERS
+    if sorted(got.split()) == sorted(expected.split()):
+        return FIELDS_IN_ANOTHER_ORDER
+    return ""
+
+
+def _target_hint(got: str, expected: str, score: float) -> str:
+    """How the learner's similarity target differs from the expected one, in words."""
+    try:
+        value = float(got)
+    except ValueError:
+        return "the nearest multiple of 0.2, with one decimal"
+    if abs(value - float(expected)) < 1e-6:
+        return WRITTEN_DIFFERENTLY
+    if abs(value - math.floor(score * 5 + 1e-9) / 5) < 1e-6:
+        return ROUNDED_DOWN
+    if abs(value - score) < 0.051:
+        return NOT_ROUNDED_TO_02
+    return "the nearest multiple of 0.2, with one decimal"
+
+
+def _formatting_with(mistake: str):
+    """`format_example` in the learner's form, with one mistake: the catalogue below."""
+
+    def format_example(task, example):
+        if task not in reference.TASKS and mistake == "unknown task accepted":
+            return f"{task}: ", ""
+        if task not in reference.TASKS and mistake == "KeyError for an unknown task":
+            raise KeyError(task)
+        if task == "translate" and mistake == "French to English":
+            example = {"english": example["french"], "french": example["english"]}
+        if task == "similarity" and mistake == "sentences swapped":
+            example = {
+                **example,
+                "sentence1": example["sentence2"],
+                "sentence2": example["sentence1"],
+            }
+        source, target = reference.to_text(task, example)
+        prefix, _, text = source.partition(": ")
+        changed = {
+            "two spaces": f"{prefix}:  {text}",
+            "no colon": f"{prefix} {text}",
+            "capitalised": source[0].upper() + source[1:],
+            "no prefix": text,
+            "short prefix": f"{task}: {text}",
+        }
+        source = changed.get(mistake, source)
+        if task == "similarity":
+            score = example["score"]
+            target = {
+                "rounded to 0.1": f"{score:.1f}",
+                "two decimals": f"{round(score * 5) / 5:.2f}",
+                "rounded down": f"{int(score * 5) / 5:.1f}",
+                "a number": round(score * 5) / 5,
+            }.get(mistake, target)
+        return (target, source) if mistake == "pair reversed" else (source, target)
+
+    return format_example
+
+
+FORMAT_MISTAKES = [
+    Mistake(SPACES_DIFFER, _formatting_with("two spaces")),
+    Mistake(SEPARATOR_DIFFERS, _formatting_with("no colon")),
+    Mistake(CASE_DIFFERS, _formatting_with("capitalised")),
+    Mistake(PREFIX_MISSING, _formatting_with("no prefix")),
+    Mistake(PREFIX_DIFFERS, _formatting_with("short prefix")),
+    Mistake(FIELDS_IN_ANOTHER_ORDER, _formatting_with("sentences swapped")),
+    Mistake(FIELDS_SWAPPED, _formatting_with("French to English")),
+    Mistake(PAIR_REVERSED, _formatting_with("pair reversed")),
+    Mistake(NOT_ROUNDED_TO_02, _formatting_with("rounded to 0.1")),
+    Mistake(WRITTEN_DIFFERENTLY, _formatting_with("two decimals")),
+    Mistake(ROUNDED_DOWN, _formatting_with("rounded down")),
+    Mistake(NOT_TEXT, _formatting_with("a number")),
+    Mistake(UNKNOWN_ACCEPTED, _formatting_with("unknown task accepted")),
+    Mistake(UNKNOWN_OTHER_ERROR, _formatting_with("KeyError for an unknown task")),
+]
+
+
+@recognises(FORMAT_MISTAKES)
 def format_example(learner_fn) -> None:
     """Check the text-to-text formatting of every task against `t5_data.to_text`, including
     STS-B-style scores (nearest 0.2, one decimal) and an error for an unknown task."""
@@ -276,20 +573,22 @@ def format_example(learner_fn) -> None:
             )
         got_input, got_target = result
         expected_input, expected_target = reference.to_text(task, example)
+        if (got_input, got_target) == (expected_target, expected_input):
+            raise CheckFailed(f"{where} returned ({got_input!r}, {got_target!r}): {PAIR_REVERSED}")
         if not isinstance(got_input, str) or not isinstance(got_target, str):
             raise CheckFailed(
                 f"{where} should return two strings, got "
-                f"({type(got_input).__name__}, {type(got_target).__name__}); a "
-                "target is text too: write numbers with f'{score:.1f}'"
+                f"({type(got_input).__name__}, {type(got_target).__name__}): {NOT_TEXT}"
             )
+        if got_target != expected_target and (
+            expected_target in got_input and got_target and got_target in expected_input
+        ):
+            raise CheckFailed(f"{where} returned ({got_input!r}, {got_target!r}): {FIELDS_SWAPPED}")
         if got_input != expected_input:
-            hint = ""
-            if got_input.strip() == expected_input.strip():
-                hint = " (only spaces at the ends differ)"
-            elif got_input.replace(" ", "") == expected_input.replace(" ", ""):
-                hint = " (only the spaces differ: one space after each colon)"
+            hint = _input_hint(got_input, expected_input)
             raise CheckFailed(
-                f"{where}: the input should be {expected_input!r}, got {got_input!r}{hint}"
+                f"{where}: the input should be {expected_input!r}, got {got_input!r}"
+                + (f" ({hint})" if hint else "")
             )
         if got_target != expected_target:
             if task == "similarity" and _tie(example["score"]):
@@ -299,19 +598,7 @@ def format_example(learner_fn) -> None:
                     continue  # halfway: either neighbour is fine
             hint = ""
             if task == "similarity":
-                try:
-                    value = float(got_target)
-                except ValueError:
-                    value = None
-                if value is not None and abs(value - float(expected_target)) < 1e-6:
-                    hint = " (the right number, written differently: use one decimal, f'{x:.1f}')"
-                elif value is not None and abs(value - example["score"]) < 0.051:
-                    hint = (
-                        " (rounded to 0.1, or not rounded: STS-B targets are multiples of "
-                        "0.2: round(score * 5) / 5)"
-                    )
-                else:
-                    hint = " (the nearest multiple of 0.2, with one decimal)"
+                hint = f" ({_target_hint(got_target, expected_target, example['score'])})"
             raise CheckFailed(
                 f"{where}: the target should be {expected_target!r}, got {got_target!r}{hint}"
             )
@@ -322,13 +609,12 @@ def format_example(learner_fn) -> None:
     except Exception as error:  # noqa: BLE001 - any other error is the learner's to fix
         raise CheckFailed(
             "format_example('translate Klingon', ...) raised "
-            f"{type(error).__name__}: {error}; an unknown task should raise ValueError naming the "
-            "tasks"
+            f"{type(error).__name__}: {error}; {UNKNOWN_OTHER_ERROR}"
         ) from None
     else:
         raise CheckFailed(
-            "format_example('translate Klingon', ...) returned instead of raising: an unknown "
-            "task should raise ValueError naming the known tasks, so that a typo is not trained on"
+            f"format_example('translate Klingon', ...) returned instead of raising: "
+            f"{UNKNOWN_ACCEPTED}"
         )
     passed(
         "format_example",
@@ -339,51 +625,83 @@ def format_example(learner_fn) -> None:
 # --- RMSNorm and the relative position buckets ---------------------------------------------------
 
 
-class _SubtractsTheMean(model_reference.RMSNorm):
+class _RMSNormWith(model_reference.RMSNorm):
+    """The course's RMSNorm written out, with one mistake (`mistake`, the catalogue below)."""
+
+    mistake = ""
+
     def forward(self, x):
-        centred = x - x.mean(-1, keepdim=True)
-        return self.weight * centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps)
+        mistake = self.mistake
+        if mistake == "mean subtracted":
+            x = x - x.mean(-1, keepdim=True)
+        square = x.pow(2)
+        if mistake == "sum":
+            mean_square = square.sum(-1, keepdim=True)
+        elif mistake == "wrong axis":
+            mean_square = square.mean(1, keepdim=True)
+        elif mistake == "whole tensor":
+            mean_square = square.mean()
+        elif mistake == "no keepdim":
+            mean_square = square.mean(-1)
+        else:
+            mean_square = square.mean(-1, keepdim=True)
+        eps = 0.0 if mistake == "no eps" else self.eps
+        if mistake == "eps outside":
+            rms = mean_square.sqrt() + eps
+        elif mistake == "no square root":
+            rms = mean_square + eps
+        else:
+            rms = (mean_square + eps).sqrt()
+        normed = x * rms if mistake == "multiplied" else x / rms
+        return normed if mistake == "no weight" else self.weight * normed
 
 
-class _EpsOutside(model_reference.RMSNorm):
-    def forward(self, x):
-        return self.weight * x / (x.pow(2).mean(-1, keepdim=True).sqrt() + self.eps)
-
-
-class _NoWeight(model_reference.RMSNorm):
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-
-
-class _NormNotMean(model_reference.RMSNorm):
-    def forward(self, x):
-        return self.weight * x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + self.eps)
-
-
-class _WrongAxis(model_reference.RMSNorm):
-    def forward(self, x):
-        return self.weight * x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + self.eps)
+def _rms_norm_with(mistake: str) -> type:
+    return type("WrongRMSNorm", (_RMSNormWith,), {"mistake": mistake})
 
 
 RMS_MISTAKES = [
     Mistake(
         "RMSNorm does not subtract the mean (that is LayerNorm): divide x itself by "
         "sqrt(mean(x^2) + eps)",
-        _SubtractsTheMean,
+        _rms_norm_with("mean subtracted"),
     ),
     Mistake(
         "eps goes inside the square root: x / sqrt(mean(x^2) + eps), as T5LayerNorm computes it",
-        _EpsOutside,
+        _rms_norm_with("eps outside"),
     ),
-    Mistake("the learned scale is missing: multiply by self.weight", _NoWeight),
+    Mistake("the learned scale is missing: multiply by self.weight", _rms_norm_with("no weight")),
     Mistake(
         "divide by the root *mean* square: mean(x^2) over the features, not their sum",
-        _NormNotMean,
+        _rms_norm_with("sum"),
     ),
     Mistake(
         "the mean runs over the wrong axis: normalise each position's features, the last axis "
         "(dim=-1)",
-        _WrongAxis,
+        _rms_norm_with("wrong axis"),
+    ),
+    Mistake(
+        "the mean runs over the whole tensor: take it over each position's features only, "
+        "x.pow(2).mean(-1, keepdim=True)",
+        _rms_norm_with("whole tensor"),
+    ),
+    Mistake(
+        "the mean square lost its last axis: keep it with mean(-1, keepdim=True), so that each "
+        "position is divided by its own root mean square",
+        _rms_norm_with("no keepdim"),
+    ),
+    Mistake(
+        "eps is missing: add it to the mean square before the square root, sqrt(mean(x^2) + eps), "
+        "which keeps the division safe when x is near 0",
+        _rms_norm_with("no eps"),
+    ),
+    Mistake(
+        "the square root is missing: divide by sqrt(mean(x^2) + eps), the root of the mean square",
+        _rms_norm_with("no square root"),
+    ),
+    Mistake(
+        "x is multiplied by its root mean square: divide by it, x * torch.rsqrt(mean(x^2) + eps)",
+        _rms_norm_with("multiplied"),
     ),
 ]
 
@@ -417,23 +735,38 @@ def _bucket(relative_position, bidirectional, num_buckets, max_distance, *, mist
     """T5's bucketing with one mistake: the catalogue below."""
     buckets = torch.zeros_like(relative_position)
     if bidirectional:
-        num_buckets //= 2
-        right = relative_position < 0 if mistake == "halves swapped" else relative_position > 0
+        if mistake != "not halved":
+            num_buckets //= 2
+        if mistake == "halves swapped":
+            right = relative_position < 0
+        elif mistake == "distance 0 on the right":
+            right = relative_position >= 0
+        else:
+            right = relative_position > 0
         buckets = buckets + right.long() * num_buckets
-        distance = relative_position.abs()
+        distance = relative_position if mistake == "no abs" else relative_position.abs()
+    elif mistake == "causal sign":
+        distance = relative_position.clamp(min=0)
+    elif mistake == "causal not clamped":
+        distance = -relative_position
     else:
-        sign = 1 if mistake == "causal sign" else -1
-        distance = (sign * relative_position).clamp(min=0)
+        distance = (-relative_position).clamp(min=0)
     exact = num_buckets if mistake == "no exact half" else num_buckets // 2
     exact = max(exact, 1)
-    scale = max(max_distance / exact, 1.0001)
+    scale = max_distance if mistake == "log of max_distance" else max(max_distance / exact, 1.0001)
     log_ratio = torch.log(distance.clamp(min=1).float() / exact) / math.log(scale)
-    far = exact + (log_ratio * (num_buckets - exact)).long()
+    far = log_ratio * (num_buckets - exact)
+    far = exact + (far.round() if mistake == "rounded" else far).long()
     if mistake != "no clamp":
         far = far.clamp(max=num_buckets - 1)
-    return buckets + torch.where(distance < exact, distance, far)
+    buckets = buckets + torch.where(distance < exact, distance, far)
+    return buckets.float() if mistake == "floats" else buckets
 
 
+BUCKETS_AS_FLOATS = (
+    "the buckets are floats: return integer bucket indices (torch.long), which the bias table "
+    "(an nn.Embedding) looks up"
+)
 BUCKET_MISTAKES = [
     Mistake(
         "in the causal case the sign is flipped: the decoder's keys are at or before the query, "
@@ -455,6 +788,38 @@ BUCKET_MISTAKES = [
         "num_buckets - 1",
         lambda *a: _bucket(*a, mistake="no clamp"),
     ),
+    Mistake(
+        "in the bidirectional case each direction gets half of the buckets: num_buckets //= 2 "
+        "before bucketing the distance, and keys to the right start at that half",
+        lambda *a: _bucket(*a, mistake="not halved"),
+    ),
+    Mistake(
+        "distance 0 (the key at the query's own position) belongs to the lower half: only "
+        "relative_position > 0 takes the upper half, not >= 0",
+        lambda *a: _bucket(*a, mistake="distance 0 on the right"),
+    ),
+    Mistake(
+        "in the bidirectional case the distance is relative_position.abs(): the half already says "
+        "on which side the key is",
+        lambda *a: _bucket(*a, mistake="no abs"),
+    ),
+    Mistake(
+        "in the causal case keys to the right must not give negative distances: clamp "
+        "-relative_position at 0, (-relative_position).clamp(min=0)",
+        lambda *a: _bucket(*a, mistake="causal not clamped"),
+    ),
+    Mistake(
+        "the log-spaced buckets cover the distances from exact = num_buckets // 2 up to "
+        "max_distance: divide log(distance / exact) by log(max_distance / exact), not by "
+        "log(max_distance)",
+        lambda *a: _bucket(*a, mistake="log of max_distance"),
+    ),
+    Mistake(
+        "a far distance's bucket is truncated towards 0 (.long()), not rounded: T5 puts "
+        "each distance in the bucket whose range contains it",
+        lambda *a: _bucket(*a, mistake="rounded"),
+    ),
+    Mistake(BUCKETS_AS_FLOATS, lambda *a: _bucket(*a, mistake="floats")),
 ]
 
 
@@ -484,7 +849,7 @@ def relative_position_bucket(learner_fn) -> None:
         atol=0,
         rtol=0,
         differentiable=False,
-        dtype_advice="return integer bucket indices",
+        dtype_advice=BUCKETS_AS_FLOATS,
     )
     passed("relative_position_bucket", f"T5's buckets for every distance on {len(cases)} cases")
 
@@ -510,10 +875,15 @@ class _AttentionWith(model_reference.T5Attention):
             scores = scores / math.sqrt(q.shape[-1])
         if bias is not None and knobs.get("bias") == "before":
             scores = scores + bias
-        weights = scores.softmax(-1)
+        weights = scores.softmax(knobs.get("softmax_dim", -1))
         if bias is not None and knobs.get("bias") == "after":
             weights = weights + bias
-        return self.output(merge_heads(weights @ v))
+        out = weights @ v  # (B, h, Lq, d_kv)
+        if knobs.get("merged_without_transpose"):
+            merged = out.reshape(out.shape[0], out.shape[2], -1)
+        else:
+            merged = merge_heads(out)
+        return merged if knobs.get("no_output") else self.output(merged)
 
 
 def _attention_with(**knobs) -> type:
@@ -540,6 +910,27 @@ ATTENTION_MISTAKES = [
         "the keys and values come from x even when memory is given: in cross-attention the "
         "queries come from x and the keys and values from memory (the encoder's output)",
         _attention_with(self_only=True),
+    ),
+    Mistake(
+        "the softmax runs over the queries: normalise each query's scores over the keys, the "
+        "last axis, softmax(dim=-1)",
+        _attention_with(softmax_dim=-2),
+    ),
+    Mistake(
+        "the heads are merged without moving the head axis: transpose (batch, heads, seq, d_kv) "
+        "to (batch, seq, heads, d_kv) before reshaping to (batch, seq, heads * d_kv)",
+        _attention_with(merged_without_transpose=True),
+    ),
+    Mistake(
+        "the output projection is missing: pass the merged heads through self.output",
+        _attention_with(no_output=True),
+    ),
+    *swapped_submodules(model_reference.T5Attention, ("query", "key"), ("key", "value")),
+    *swapped_inputs(
+        model_reference.T5Attention,
+        ("x", "memory"),
+        note=": in cross-attention the queries come from x (the decoder) and the keys and values "
+        "from memory (the encoder's output)",
     ),
 ]
 
@@ -597,9 +988,13 @@ MIXING_CASES = [
 
 def _mixing(sizes, cap=None, temperature=1.0, *, mistake=None):
     """`t5_data.mixing_rates` with one mistake: the catalogue below."""
+    if mistake == "zero refused, negatives not" and temperature == 0:
+        raise ValueError("temperature must not be 0")
     capped = {name: size if cap is None else min(size, cap) for name, size in sizes.items()}
     if mistake == "cap ignored":
         capped = dict(sizes)
+    elif mistake == "max for min" and cap is not None:
+        capped = {name: max(size, cap) for name, size in sizes.items()}
     if mistake == "power T":
         weights = {name: size**temperature for name, size in capped.items()}
     elif mistake == "divided by T":
@@ -609,6 +1004,9 @@ def _mixing(sizes, cap=None, temperature=1.0, *, mistake=None):
             name: size ** (1 / temperature) if cap is None else min(size ** (1 / temperature), cap)
             for name, size in sizes.items()
         }
+    elif mistake == "power after normalising":  # and not normalised again
+        total = sum(capped.values())
+        return {name: (size / total) ** (1 / temperature) for name, size in capped.items()}
     else:
         weights = {name: size ** (1 / temperature) for name, size in capped.items()}
     if mistake == "not normalised":
@@ -616,38 +1014,80 @@ def _mixing(sizes, cap=None, temperature=1.0, *, mistake=None):
     total = sum(weights.values())
     if mistake == "normalised by the sizes":
         total = sum(sizes.values()) ** (1 / temperature)
-    return {name: weight / total for name, weight in weights.items()}
+    return _as_returned({name: weight / total for name, weight in weights.items()}, mistake)
 
+
+def _as_returned(shares: dict, mistake) -> dict | list:
+    """`shares` as a learner may return them: the dict itself, rounded, or a list."""
+    if mistake == "rounded":
+        return {key: round(share, 2) for key, share in shares.items()}
+    if mistake == "list":
+        return list(shares.values())
+    return shares
+
+
+def _mixing_with(mistake: str):
+    return lambda sizes, cap=None, temperature=1.0: _mixing(
+        sizes, cap, temperature, mistake=mistake
+    )
+
+
+def _unnamed(key_name: str) -> str:
+    return f"the shares have no names: return a dict that maps each {key_name} to its share"
+
+
+ROUNDED = "the shares are rounded: return them as they are (round only when you print them)"
+NO_TEMPERATURE_CHECK = (
+    "a temperature that is not positive should raise ValueError: check temperature <= 0 before "
+    "computing anything"
+)
+NEGATIVE_TEMPERATURE_ACCEPTED = (
+    "1 / T makes no sense for a negative T either: raise ValueError for every temperature <= 0, "
+    "not only for 0"
+)
 
 MIXING_MISTAKES = [  # in this order: with T = 1 "cap after power" is right, without a cap "cap
     # ignored" is; the first mistake that gives the learner's rates names it
     Mistake(
         "cap first, then the power: min(size, cap) ** (1 / temperature), not the other way round",
-        lambda *a, **k: _mixing(*a, **k, mistake="cap after power"),
+        _mixing_with("cap after power"),
     ),
     Mistake(
         "the cap is not applied: a task counts as min(size, cap) examples before the temperature",
-        lambda *a, **k: _mixing(*a, **k, mistake="cap ignored"),
+        _mixing_with("cap ignored"),
+    ),
+    Mistake(
+        "the cap is a ceiling: a task counts as min(size, cap) examples, not max(size, cap)",
+        _mixing_with("max for min"),
     ),
     Mistake(
         "the temperature goes in as a power of 1 / T: size ** (1 / temperature); yours raises to "
         "the power T, which makes big tasks bigger",
-        lambda *a, **k: _mixing(*a, **k, mistake="power T"),
+        _mixing_with("power T"),
     ),
     Mistake(
         "dividing the sizes by T changes nothing once they are normalised: the temperature is "
         "a power, size ** (1 / temperature)",
-        lambda *a, **k: _mixing(*a, **k, mistake="divided by T"),
+        _mixing_with("divided by T"),
     ),
     Mistake(
         "the rates must add up to 1: divide each weight by the sum of all the weights",
-        lambda *a, **k: _mixing(*a, **k, mistake="not normalised"),
+        _mixing_with("not normalised"),
     ),
     Mistake(
         "normalise by the sum of the weights you computed (capped, raised to 1 / T), not by "
         "the sum of the sizes",
-        lambda *a, **k: _mixing(*a, **k, mistake="normalised by the sizes"),
+        _mixing_with("normalised by the sizes"),
     ),
+    Mistake(
+        "normalise after the power: raising normalised rates to 1 / T leaves rates that do not "
+        "add up to 1, so divide min(size, cap) ** (1 / T) by the sum of all of them",
+        _mixing_with("power after normalising"),
+    ),
+    Mistake(ROUNDED, _mixing_with("rounded")),
+    Mistake(_unnamed("task"), _mixing_with("list")),
+    Mistake(NO_TEMPERATURE_CHECK, _mixing_with(None)),
+    Mistake(NEGATIVE_TEMPERATURE_ACCEPTED, _mixing_with("zero refused, negatives not")),
 ]
 
 
@@ -662,6 +1102,14 @@ def _same_rates(got, expected, tolerance=1e-6) -> bool:
     )
 
 
+def _rounded_from(got: dict, expected: dict) -> bool:
+    """Whether each of `got`'s shares is the expected one rounded to the same number of digits."""
+    return any(
+        _same_rates(got, {k: round(v, digits) for k, v in expected.items()}, 1e-9)
+        for digits in range(5)
+    )
+
+
 def _compare_shares(where: str, got, expected: dict, wrong_results, key_name: str) -> None:
     """Fail with the most specific message when `got` (the learner's dict key -> share) differs
     from `expected`: wrong type, wrong keys, the result of a known mistake (`wrong_results`:
@@ -669,20 +1117,48 @@ def _compare_shares(where: str, got, expected: dict, wrong_results, key_name: st
     if _same_rates(got, expected):
         return
     if not isinstance(got, dict):
+        if isinstance(got, (list, tuple)):
+            hint = f": {_unnamed(key_name)}"
+        elif isinstance(got, (int, float)):
+            hint = f": {_single_number(key_name)}"
+        else:
+            hint = ""
         raise CheckFailed(
             f"{where} should return a dict {key_name} -> share, got {type(got).__name__} "
-            f"{got!r:.80}"
+            f"{got!r:.80}{hint}"
         )
     if set(got) != set(expected):
+        missing = set(expected) - set(got)
+        hint = ""
+        if set(got) < set(expected) and all(expected[key] == 0 for key in missing):
+            hint = f": {_zero_share_missing(key_name)}"
         raise CheckFailed(
-            f"{where} should have one entry per {key_name}, {sorted(expected)}; got {sorted(got)}"
+            f"{where} should have one entry per {key_name}, {sorted(expected)}; got "
+            f"{sorted(got)}{hint}"
         )
     for hint, result in wrong_results:
         if _same_rates(got, result):
             raise CheckFailed(f"{where}: {hint}")
     shown = {key: round(float(value), 4) for key, value in got.items()}
     expected_shown = {key: round(value, 4) for key, value in expected.items()}
+    if _rounded_from(got, expected):
+        raise CheckFailed(f"{where}: {ROUNDED} (got {shown}, expected {expected_shown})")
     raise CheckFailed(f"{where} should be {expected_shown}, got {shown}")
+
+
+def _temperature_refused(fn, bad: float) -> None:
+    """Fail unless the learner's mixing_rates raises ValueError for the temperature `bad`."""
+    try:
+        fn({"a": 10, "b": 20}, temperature=bad)
+    except ValueError:
+        return
+    except Exception as error:  # noqa: BLE001 - any other error is the learner's to fix
+        raise CheckFailed(
+            f"mixing_rates(..., temperature={bad}) raised {type(error).__name__}: {error}; "
+            f"{NO_TEMPERATURE_CHECK}"
+        ) from None
+    hint = NEGATIVE_TEMPERATURE_ACCEPTED if bad < 0 else NO_TEMPERATURE_CHECK
+    raise CheckFailed(f"mixing_rates(..., temperature={bad}) returned instead of raising: {hint}")
 
 
 @recognises(MIXING_MISTAKES)
@@ -705,19 +1181,7 @@ def mixing_rates(learner_fn) -> None:
             "task",
         )
     for bad in (0.0, -1.0):
-        try:
-            fn({"a": 10, "b": 20}, temperature=bad)
-        except ValueError:
-            continue
-        except Exception as error:  # noqa: BLE001 - any other error is the learner's to fix
-            raise CheckFailed(
-                f"mixing_rates(..., temperature={bad}) raised {type(error).__name__}: {error}; a "
-                "temperature that is not positive should raise ValueError"
-            ) from None
-        raise CheckFailed(
-            f"mixing_rates(..., temperature={bad}) returned instead of raising: 1 / T makes no "
-            "sense for T <= 0; raise ValueError"
-        )
+        _temperature_refused(fn, bad)
     passed(
         "mixing_rates",
         f"proportional, capped, temperature and equal rates right on {len(MIXING_CASES)} cases, "
@@ -746,6 +1210,7 @@ def _kind_cases():
         (["tokyo", "yen", "lyon", "french", "rome", "dollar"], examples),
         ([" Tokyo", "yen ", "PARIS", "german", "rome", "euro"], examples),
         (["a", "b", "c", "d", "e", "f"], examples),
+        (["tokyo, japan", "the yen", "paris", "french", "rome", "euro"], examples),
         (["tokyo"], examples[:1]),
     ]
 
@@ -760,38 +1225,60 @@ def _by_kind(answers, examples, *, mistake=None):
             got, expected = got.strip(), expected.strip()
         if mistake != "case":
             got, expected = got.lower(), expected.lower()
-        right[kind] = right.get(kind, 0) + int(got == expected)
+        correct = expected in got if mistake == "contains" else got == expected
+        if correct or mistake != "kinds with no right answer left out":
+            right[kind] = right.get(kind, 0) + int(correct)
     if mistake == "counts":
         return {kind: float(right[kind]) for kind in asked}
     if mistake == "percent":
         return {kind: 100 * right[kind] / asked[kind] for kind in asked}
     if mistake == "over all questions":
         return {kind: right[kind] / len(examples) for kind in asked}
-    return {kind: right[kind] / asked[kind] for kind in asked}
+    if mistake == "one share for all":
+        return sum(right.values()) / len(examples)
+    return _as_returned({kind: right[kind] / asked[kind] for kind in right}, mistake)
+
+
+def _by_kind_with(mistake: str):
+    return lambda answers, examples: _by_kind(answers, examples, mistake=mistake)
+
+
+def _single_number(key_name: str) -> str:
+    return f"a single number: return one share per {key_name}, in a dict {key_name} -> share"
+
+
+def _zero_share_missing(key_name: str) -> str:
+    return f"a {key_name} whose share is 0 is missing: every {key_name} needs an entry, even at 0"
 
 
 KIND_MISTAKES = [
     Mistake(
         "divide each kind's right answers by the number of questions of that kind, not by all "
         "the questions",
-        lambda answers, examples: _by_kind(answers, examples, mistake="over all questions"),
+        _by_kind_with("over all questions"),
     ),
-    Mistake(
-        "return shares from 0 to 1, not percentages",
-        lambda answers, examples: _by_kind(answers, examples, mistake="percent"),
-    ),
-    Mistake(
-        "return the share of right answers, not their count",
-        lambda answers, examples: _by_kind(answers, examples, mistake="counts"),
-    ),
+    Mistake("return shares from 0 to 1, not percentages", _by_kind_with("percent")),
+    Mistake("return the share of right answers, not their count", _by_kind_with("counts")),
     Mistake(
         "spaces at the ends should not count: compare answer.strip() with the reference",
-        lambda answers, examples: _by_kind(answers, examples, mistake="no strip"),
+        _by_kind_with("no strip"),
     ),
     Mistake(
         "letter case should not count: compare in lower case ('Tokyo' is right for 'tokyo')",
-        lambda answers, examples: _by_kind(answers, examples, mistake="case"),
+        _by_kind_with("case"),
     ),
+    Mistake(
+        "an answer is right only when it equals the expected one (after strip() and lower()), "
+        "not when it merely contains it",
+        _by_kind_with("contains"),
+    ),
+    Mistake(
+        _zero_share_missing("kind of question"),
+        _by_kind_with("kinds with no right answer left out"),
+    ),
+    Mistake(ROUNDED, _by_kind_with("rounded")),
+    Mistake(_unnamed("kind of question"), _by_kind_with("list")),
+    Mistake(_single_number("kind of question"), _by_kind_with("one share for all")),
 ]
 
 

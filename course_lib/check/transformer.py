@@ -20,6 +20,8 @@ from .framework import (
     require_function,
     run_cases,
     run_module_cases,
+    swapped_inputs,
+    swapped_submodules,
 )
 
 ATOL, RTOL = 1e-5, 1e-5
@@ -194,17 +196,27 @@ def _beam_step(
     *,
     flatten=True,
     add_scores=True,
+    combine="add",
     swap_indices=False,
     divide_by_beams=False,
     ascending=False,
+    largest=True,
 ):
     """One beam step with one knob turned: the catalogue of mistakes below."""
     num_beams, vocab = log_probs.shape
-    totals = (beam_scores[:, None] if add_scores else 0) + log_probs
+    if combine == "multiply":
+        totals = beam_scores[:, None] * log_probs
+    elif combine == "unaligned":  # (num_beams,) lines up with the vocabulary axis
+        totals = beam_scores + log_probs
+    else:
+        totals = (beam_scores[:, None] if add_scores else 0) + log_probs
+    if flatten == "per beam":  # each beam's best token
+        scores, tokens = totals.max(dim=-1)
+        return scores, torch.arange(num_beams), tokens
     if not flatten:  # the best tokens of the first beam only
         scores, tokens = totals[0].topk(beam_size)
         return scores, torch.zeros_like(tokens), tokens
-    scores, flat = totals.flatten().topk(beam_size)
+    scores, flat = totals.flatten().topk(beam_size, largest=largest)
     if ascending:
         scores, flat = scores.flip(0), flat.flip(0)
     divisor = num_beams if divide_by_beams else vocab
@@ -236,6 +248,26 @@ BEAM_MISTAKES = [
         "the right candidates, in the wrong order: return them best first (topk does that; "
         "sorting ascends unless descending=True)",
         lambda *a: _beam_step(*a, ascending=True),
+    ),
+    Mistake(
+        "these are the worst candidates: take the beam_size largest totals (topk), or sort in "
+        "descending order before taking the first beam_size",
+        lambda *a: _beam_step(*a, largest=False),
+    ),
+    Mistake(
+        "log-probabilities add up: a continuation's score is beam score + log-probability "
+        "(multiplying is for probabilities)",
+        lambda *a: _beam_step(*a, combine="multiply"),
+    ),
+    Mistake(
+        "beam_scores (num_beams,) must be added to each row of log_probs: beam_scores[:, None] "
+        "+ log_probs (as it is, it lines up with the vocabulary axis)",
+        lambda *a: _beam_step(*a, combine="unaligned"),
+    ),
+    Mistake(
+        "taking each beam's best token is not beam search: rank every (beam, token) pair "
+        "together, flattened, and keep the beam_size best, whichever beams they come from",
+        lambda *a: _beam_step(*a, flatten="per beam"),
     ),
 ]
 
@@ -297,6 +329,20 @@ LENGTH_MISTAKES = [
         "the score is multiplied by length ** alpha; divide by it (log-probabilities are "
         "negative, so multiplying punishes long hypotheses even more)",
         lambda scores, lengths, alpha=0.6: scores * lengths**alpha,
+    ),
+    Mistake(
+        "alpha is the exponent of the length: scores / lengths ** alpha, not (scores / lengths) "
+        "** alpha",
+        lambda scores, lengths, alpha=0.6: (scores / lengths) ** alpha,
+    ),
+    Mistake(
+        "the length is raised to the power alpha, not multiplied by it: scores / lengths ** alpha",
+        lambda scores, lengths, alpha=0.6: scores / (alpha * lengths),
+    ),
+    Mistake(
+        "the length penalty divides: scores / lengths ** alpha; subtracting lengths ** alpha "
+        "punishes long hypotheses more",
+        lambda scores, lengths, alpha=0.6: scores - lengths**alpha,
     ),
 ]
 
@@ -375,6 +421,24 @@ WITHIN_MISTAKES = [
             else metrics.value_within_seconds(steps, values, ms_per_step, seconds)
         ),
     ),
+    Mistake(
+        "when no evaluation fits in the budget, values[within] is empty, so [-1] fails: "
+        "return 0 then (values.new_zeros(()))",
+        lambda steps, values, ms_per_step, seconds: values[steps * ms_per_step / 1000 <= seconds][
+            -1
+        ],
+    ),
+    Mistake(
+        "return the value of the metric at that evaluation, not its step",
+        lambda steps, values, ms_per_step, seconds: _within(steps, steps, ms_per_step, seconds),
+    ),
+    Mistake(
+        "that is the first evaluation after the budget; take the last one within it "
+        "(values[within][-1])",
+        lambda steps, values, ms_per_step, seconds: values[
+            int((steps * ms_per_step / 1000 <= seconds).sum())
+        ],
+    ),
 ]
 
 
@@ -431,6 +495,14 @@ def _sublayer(x, sublayer, norm, dropout, norm_first, *, mistake=None):
     """The sublayer connection with one mistake: the catalogue below."""
     if mistake == "swapped":
         norm_first = not norm_first
+    if mistake == "no residual":
+        return dropout(sublayer(norm(x))) if norm_first else norm(dropout(sublayer(x)))
+    if mistake == "dropout on the input":
+        return x + sublayer(dropout(norm(x))) if norm_first else norm(x + sublayer(dropout(x)))
+    if mistake == "no norm":
+        return x + dropout(sublayer(x))
+    if mistake == "normalised twice" and not norm_first:
+        return norm(x + dropout(sublayer(norm(x))))
     if mistake == "residual after norm":
         return (norm(dropout(sublayer(x))) if not norm_first else dropout(sublayer(norm(x)))) + x
     if mistake == "normalised residual":
@@ -467,7 +539,35 @@ SUBLAYER_MISTAKES = [
         "dropout is missing: apply `dropout` to the sublayer's output before adding it",
         lambda *a: _sublayer(*a, mistake="no dropout"),
     ),
+    Mistake(
+        "the residual connection is missing: add the input x to the sublayer's (dropped-out) "
+        "output",
+        lambda *a: _sublayer(*a, mistake="no residual"),
+    ),
+    Mistake(
+        "the LayerNorm is missing: pre-norm normalises the sublayer's input, post-norm the sum",
+        lambda *a: _sublayer(*a, mistake="no norm"),
+    ),
+    Mistake(
+        "post-norm gives the sublayer x itself and normalises only the sum: "
+        "norm(x + dropout(sublayer(x)))",
+        lambda *a: _sublayer(*a, mistake="normalised twice"),
+    ),
+    Mistake(
+        "dropout goes on the sublayer's output, not on its input",
+        lambda *a: _sublayer(*a, mistake="dropout on the input"),
+    ),
 ]
+
+
+def _visible_norms(module: torch.nn.Module) -> torch.nn.Module:
+    """`module` with every LayerNorm's weight and bias drawn at random: a fresh LayerNorm (weight
+    1, bias 0) changes nothing where it is left out or another is used in its place."""
+    for norm in module.modules():
+        if isinstance(norm, torch.nn.LayerNorm):
+            torch.nn.init.normal_(norm.weight, 1.0, 0.3)
+            torch.nn.init.normal_(norm.bias, 0.0, 0.3)
+    return module
 
 
 def _sublayer_cases(seed: int) -> list[Case]:
@@ -479,9 +579,7 @@ def _sublayer_cases(seed: int) -> list[Case]:
             for training in (False, True):
                 x = 2 * torch.randn(2, 5, 8, generator=generator) + 1
                 sublayer = torch.nn.Linear(8, 8)
-                norm = torch.nn.LayerNorm(8)
-                torch.nn.init.normal_(norm.weight, 1.0, 0.3)
-                torch.nn.init.normal_(norm.bias, 0.0, 0.3)
+                norm = _visible_norms(torch.nn.LayerNorm(8))
                 dropout = torch.nn.Dropout(0.3).train(training)
                 mode = "training" if training else "eval"
                 label = (
@@ -531,6 +629,26 @@ class _ActivationAtTheEnd(reference.FeedForward):
         return self.activation(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
 
+class _Gelu(reference.FeedForward):
+    def forward(self, x):
+        return self.linear2(self.dropout(F.gelu(self.linear1(x))))
+
+
+class _ResidualInside(reference.FeedForward):
+    def forward(self, x):
+        return x + super().forward(x)
+
+
+class _DropoutOnTheInput(reference.FeedForward):
+    def forward(self, x):
+        return self.linear2(self.activation(self.linear1(self.dropout(x))))
+
+
+class _DropoutTwice(reference.FeedForward):
+    def forward(self, x):
+        return self.dropout(super().forward(x))
+
+
 DROPOUT_IN_EVAL = (
     "dropout is active in evaluation (F.dropout defaults to training=True): use an nn.Dropout "
     "module (self.dropout), which model.eval() switches off"
@@ -551,19 +669,35 @@ FEED_FORWARD_MISTAKES = [
         "linear2(dropout(relu(linear1(x))))",
         _ActivationAtTheEnd,
     ),
+    Mistake("the activation is ReLU, the paper's (F.relu), not GELU", _Gelu),
+    Mistake(
+        "FeedForward is the two linear layers alone: the residual connection (x + ...) is added "
+        "around it by sublayer_connection, not inside",
+        _ResidualInside,
+    ),
+    Mistake(
+        "dropout goes on the hidden activations, after the ReLU, not on the input",
+        _DropoutOnTheInput,
+    ),
+    Mistake(
+        "dropout is applied once, between the two linear layers; the dropout after the block "
+        "belongs to sublayer_connection",
+        _DropoutTwice,
+    ),
 ]
 
 
 def _layer_cases(make, sizes, seed: int, inputs) -> list[Case]:
-    """Cases for a layer class: `make(norm_first, dropout)` builds the reference; eval mode with
-    dropout 0.3 (it must be off), and training mode (the same masks for both), both placements."""
+    """Cases for a layer class: `make(norm_first, dropout)` builds the reference (its LayerNorms
+    drawn at random); eval mode with dropout 0.3 (it must be off), and training mode (the same
+    masks for both), both placements."""
     cases = []
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for norm_first in (False, True):
             for training in (False, True):
-                module = make(norm_first)
+                module = _visible_norms(make(norm_first))
                 kwargs = {"dropout": 0.3, "norm_first": norm_first}
                 built = Built(module, sizes, kwargs, training=training, seed=seed)
                 cases.append(Case((built, *inputs(generator))))
@@ -594,53 +728,35 @@ def feed_forward(learner_class, *, seed: int = 0) -> None:
     passed("FeedForward", f"matches the course's with its weights on {len(cases)} cases")
 
 
-class _EncoderResidualAfterNorm(reference.EncoderLayer):
-    def forward(self, x, mask=None):
-        if self.norm_first:
-            return super().forward(x, mask)
-        x = self.norm1(self.dropout1(self.self_attention(x, x, x, mask)[0])) + x
-        return self.norm2(self.dropout2(self.feed_forward(x))) + x
+def _encoder(
+    layer, x, mask, *, both=None, attention=None, feed_forward=None, always_drop=False, pair=False
+):
+    """The encoder layer's forward with one knob turned: the sublayer connection mistake (as in
+    `_sublayer`) of both sublayers, of the attention's or of the feed-forward's; dropout by
+    F.dropout, on even in eval mode; the attention's whole (output, weights) passed on."""
+
+    def attend(y):
+        out = layer.self_attention(y, y, y, mask)
+        return out if pair else out[0]
+
+    drop1, drop2 = layer.dropout1, layer.dropout2
+    if always_drop:  # F.dropout's training=True by default
+        drop1 = drop2 = lambda y: F.dropout(y, layer.dropout1.p)
+    x = _sublayer(x, attend, layer.norm1, drop1, layer.norm_first, mistake=both or attention)
+    return _sublayer(
+        x, layer.feed_forward, layer.norm2, drop2, layer.norm_first, mistake=both or feed_forward
+    )
 
 
-class _EncoderSwapped(reference.EncoderLayer):
-    def forward(self, x, mask=None):
-        self.norm_first = not self.norm_first
-        try:
-            return super().forward(x, mask)
-        finally:
-            self.norm_first = not self.norm_first
+def _encoder_with(*, ignore_mask=False, **knobs) -> type:
+    """The course's encoder layer with its forward pass replaced by `_encoder` with one knob
+    turned, or without the mask."""
 
+    class Wrong(reference.EncoderLayer):
+        def forward(self, x, mask=None):
+            return _encoder(self, x, None if ignore_mask else mask, **knobs)
 
-class _EncoderNoMask(reference.EncoderLayer):
-    def forward(self, x, mask=None):
-        return super().forward(x, None)
-
-
-class _EncoderDropoutAlwaysOn(reference.EncoderLayer):
-    def forward(self, x, mask=None):
-        p = self.dropout1.p
-
-        def attend(y):
-            return self.self_attention(y, y, y, mask)[0]
-
-        def drop(y):
-            return F.dropout(y, p)
-
-        x = reference.sublayer_connection(x, attend, self.norm1, drop, self.norm_first)
-        return reference.sublayer_connection(
-            x, self.feed_forward, self.norm2, drop, self.norm_first
-        )
-
-
-class _EncoderFeedForwardWithoutResidual(reference.EncoderLayer):
-    def forward(self, x, mask=None):
-        def attend(y):
-            return self.self_attention(y, y, y, mask)[0]
-
-        x = reference.sublayer_connection(x, attend, self.norm1, self.dropout1, self.norm_first)
-        if self.norm_first:
-            return self.dropout2(self.feed_forward(self.norm2(x)))
-        return self.norm2(self.dropout2(self.feed_forward(x)))
+    return Wrong
 
 
 RESIDUAL_AFTER_NORM = (
@@ -652,18 +768,34 @@ SWAPPED = (
     "(pre-norm), norm_first=False after the addition (post-norm)"
 )
 ENCODER_LAYER_MISTAKES = [
-    Mistake(RESIDUAL_AFTER_NORM, _EncoderResidualAfterNorm),
-    Mistake(SWAPPED, _EncoderSwapped),
+    Mistake(RESIDUAL_AFTER_NORM, _encoder_with(both="residual after norm")),
+    Mistake(SWAPPED, _encoder_with(both="swapped")),
     Mistake(
         "the mask is not passed to the self-attention: padding positions get attended to",
-        _EncoderNoMask,
+        _encoder_with(ignore_mask=True),
     ),
-    Mistake(DROPOUT_IN_EVAL, _EncoderDropoutAlwaysOn),
+    Mistake(DROPOUT_IN_EVAL, _encoder_with(always_drop=True)),
     Mistake(
         "the feed-forward sublayer needs its residual connection too: x + "
         "dropout(feed_forward(...)), not its output alone",
-        _EncoderFeedForwardWithoutResidual,
+        _encoder_with(feed_forward="no residual"),
     ),
+    Mistake(
+        "the self-attention sublayer needs its residual connection too: x + "
+        "dropout(self_attention(...)), not its output alone",
+        _encoder_with(attention="no residual"),
+    ),
+    Mistake(
+        "dropout1 and dropout2 are not applied: each sublayer's output goes through its dropout "
+        "before the residual addition",
+        _encoder_with(both="no dropout"),
+    ),
+    Mistake(
+        "the attention module returns a pair (output, weights): the sublayer must return the "
+        "output alone, self_attention(y, y, y, mask)[0]",
+        _encoder_with(pair=True),
+    ),
+    *swapped_submodules(reference.EncoderLayer, ("norm1", "norm2")),
 ]
 
 
@@ -712,18 +844,28 @@ class _DecoderNoMemoryMask(reference.DecoderLayer):
         return super().forward(x, memory, target_mask, None)
 
 
-class _DecoderCrossFirst(reference.DecoderLayer):
-    def forward(self, x, memory, target_mask=None, memory_mask=None):
-        def attend_to_itself(y):
-            return self.self_attention(y, y, y, target_mask)[0]
+def _decoder_with(*, cross_first=False, queries_from_memory=False) -> type:
+    """The course's decoder layer with the cross-attention first, or asking its questions from
+    the memory (keys and values from the decoder)."""
 
-        def attend_to_memory(y):
-            return self.cross_attention(y, memory, memory, memory_mask)[0]
+    class Wrong(reference.DecoderLayer):
+        def forward(self, x, memory, target_mask=None, memory_mask=None):
+            def attend_to_itself(y):
+                return self.self_attention(y, y, y, target_mask)[0]
 
-        connect = reference.sublayer_connection
-        x = connect(x, attend_to_memory, self.norm1, self.dropout1, self.norm_first)
-        x = connect(x, attend_to_itself, self.norm2, self.dropout2, self.norm_first)
-        return connect(x, self.feed_forward, self.norm3, self.dropout3, self.norm_first)
+            def attend_to_memory(y):
+                queries, keys = (memory, y) if queries_from_memory else (y, memory)
+                return self.cross_attention(queries, keys, keys, memory_mask)[0]
+
+            first, second = attend_to_itself, attend_to_memory
+            if cross_first:
+                first, second = second, first
+            connect = reference.sublayer_connection
+            x = connect(x, first, self.norm1, self.dropout1, self.norm_first)
+            x = connect(x, second, self.norm2, self.dropout2, self.norm_first)
+            return connect(x, self.feed_forward, self.norm3, self.dropout3, self.norm_first)
+
+    return Wrong
 
 
 class _DecoderSwapped(reference.DecoderLayer):
@@ -754,9 +896,23 @@ DECODER_LAYER_MISTAKES = [
     Mistake(
         "the sublayers are in the wrong order: masked self-attention first, then cross-attention, "
         "then the feed-forward network",
-        _DecoderCrossFirst,
+        _decoder_with(cross_first=True),
     ),
     Mistake(SWAPPED, _DecoderSwapped),
+    Mistake(
+        "cross-attention asks its questions from the decoder: the queries are the decoder's "
+        "states (y), the keys and values the memory, cross_attention(y, memory, memory, "
+        "memory_mask)",
+        _decoder_with(queries_from_memory=True),
+    ),
+    *swapped_inputs(
+        reference.DecoderLayer,
+        ("target_mask", "memory_mask"),
+        note=": target_mask goes to the self-attention, memory_mask to the cross-attention",
+    ),
+    *swapped_submodules(
+        reference.DecoderLayer, ("self_attention", "cross_attention"), ("norm1", "norm2")
+    ),
 ]
 
 
@@ -794,59 +950,85 @@ def decoder_layer(learner_class, *, seed: int = 0) -> None:
     )
 
 
-class _NoPositions(reference.TranslationTransformer):
-    def _embed(self, embedding, ids):
-        return self.dropout(embedding(ids))
+def _transformer_with(
+    *,
+    positions="added",
+    target_embedding=True,
+    encoder_mask=True,
+    chained=True,
+    causal=True,
+    memory_mask=True,
+    final_norms=True,
+) -> type:
+    """The course's Transformer with one knob turned: the catalogue of mistakes below."""
 
+    class Wrong(reference.TranslationTransformer):
+        def _embed(self, embedding, ids):
+            if positions == "missing":
+                return self.dropout(embedding(ids))
+            if positions == "by batch":  # ids are (batch, seq)
+                return self.dropout(embedding(ids) + self.positions[: ids.shape[0]])
+            return super()._embed(embedding, ids)
 
-class _DecoderSeesTheFuture(reference.TranslationTransformer):
-    def decode(self, target_input, memory, source_mask):
-        y = self._embed(self.target_embedding, target_input)
-        for layer in self.decoder_layers:
-            y = layer(y, memory, None, source_mask)
-        return self.output(self.decoder_norm(y))
+        def encode(self, source, source_lengths):
+            mask = padding_mask(source_lengths, source.shape[1])
+            x = self._embed(self.source_embedding, source)
+            for layer in self.encoder_layers:
+                out = layer(x, mask if encoder_mask else None)
+                x = out if chained else x
+            return (self.encoder_norm(out) if final_norms else out), mask
 
+        def decode(self, target_input, memory, source_mask):
+            embedding = self.target_embedding if target_embedding else self.source_embedding
+            target_mask = causal_mask(target_input.shape[1]) if causal else None
+            y = self._embed(embedding, target_input)
+            for layer in self.decoder_layers:
+                y = layer(y, memory, target_mask, source_mask if memory_mask else None)
+            return self.output(self.decoder_norm(y) if final_norms else y)
 
-class _SourcePaddingSeen(reference.TranslationTransformer):
-    def decode(self, target_input, memory, source_mask):
-        return super().decode(target_input, memory, None)
-
-
-class _NoFinalNorms(reference.TranslationTransformer):
-    def encode(self, source, source_lengths):
-        mask = padding_mask(source_lengths, source.shape[1])
-        x = self._embed(self.source_embedding, source)
-        for layer in self.encoder_layers:
-            x = layer(x, mask)
-        return x, mask
-
-    def decode(self, target_input, memory, source_mask):
-        y = self._embed(self.target_embedding, target_input)
-        for layer in self.decoder_layers:
-            y = layer(y, memory, causal_mask(target_input.shape[1]), source_mask)
-        return self.output(y)
+    return Wrong
 
 
 TRANSFORMER_MISTAKES = [
     Mistake(
         "the positional encoding is missing: add self.positions[:seq_len] to the token "
         "embeddings, or the model cannot tell word order",
-        _NoPositions,
+        _transformer_with(positions="missing"),
     ),
     Mistake(
         "the decoder layers get no causal mask: build causal_mask(target_len) and pass it as "
         "their target_mask",
-        _DecoderSeesTheFuture,
+        _transformer_with(causal=False),
     ),
     Mistake(
         "the source's padding mask is not passed to the decoder layers (memory_mask): their "
         "cross-attention looks at <pad> positions",
-        _SourcePaddingSeen,
+        _transformer_with(memory_mask=False),
     ),
     Mistake(
         "the final LayerNorms are missing: normalise after the last encoder layer "
         "(encoder_norm) and after the last decoder layer (decoder_norm)",
-        _NoFinalNorms,
+        _transformer_with(final_norms=False),
+    ),
+    Mistake(
+        "the positional encoding is cut to the batch size: ids are (batch, seq), so take "
+        "self.positions[: ids.shape[1]]",
+        _transformer_with(positions="by batch"),
+    ),
+    Mistake(
+        "the target tokens go through the source embedding: embed target_input with "
+        "self.target_embedding",
+        _transformer_with(target_embedding=False),
+    ),
+    Mistake(
+        "the encoder layers get no padding mask: pass padding_mask(source_lengths, source_len) "
+        "to each of them, or they attend to <pad> positions",
+        _transformer_with(encoder_mask=False),
+    ),
+    Mistake(
+        "each encoder layer must take the previous layer's output (x = layer(x, mask)); yours "
+        "gives every layer the embeddings",
+        _transformer_with(chained=False),
     ),
 ]
 

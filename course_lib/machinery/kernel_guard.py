@@ -25,7 +25,9 @@ import builtins
 import hashlib
 import hmac
 import importlib
+import os
 import sys
+import sysconfig
 import types
 import warnings
 
@@ -33,7 +35,6 @@ PASS_MARK = "⟦course-grader pass"  # the signed line: ⟦course-grader pass GR
 TAMPER_MARK = "⟦course-grader restored"  # what was put back before a check
 CHECK_PREAMBLE = "import course_lib.check as check\n"  # the checks, as they were at the start
 GUARDED_PREFIXES = ("course_lib", "torch", "numpy")
-KERNEL_SWAPPED = {("builtins", "input"), ("builtins", "raw_input")}  # ipykernel sets these per cell
 
 
 def signature(key: str, grade_id: str, nonce: str) -> str:
@@ -66,6 +67,11 @@ class _Snapshot:
             self._take()
 
     def _take(self) -> None:
+        roots = {
+            sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")
+        }
+        course = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # course_lib/
+        self.roots = tuple(os.path.realpath(root) + os.sep for root in roots | {course})
         self.modules = {
             name: module for name, module in list(sys.modules.items()) if _guarded(name)
         }
@@ -75,7 +81,7 @@ class _Snapshot:
             namespace = getattr(module, "__dict__", None)
             if not isinstance(namespace, dict):
                 continue
-            self.entries.append((module, name, _code_entries(namespace, name)))
+            self.entries.append((module, name, _code_entries(namespace)))
             for value in list(namespace.values()):
                 if isinstance(value, type) and _guarded(getattr(value, "__module__", "") or ""):
                     classes[id(value)] = value
@@ -83,56 +89,96 @@ class _Snapshot:
             label = f"{cls.__module__}.{cls.__qualname__}"
             self.entries.append((cls, label, _code_entries(dict(cls.__dict__))))
 
-    def changes(self) -> list[str]:
-        """What differs from the snapshot, in words ("torch.allclose was replaced")."""
+    def differences(self) -> list[tuple[object, str, object, str]]:
+        """(owner, attribute, original, description) of every patch made by code that is not
+        a library's: a function, class or module defined in the notebook (or anywhere outside
+        the installed packages and the course) put where the snapshot had another, or shadowing
+        an inherited attribute of a guarded class. Libraries patch themselves too (PyTorch's
+        compiler wraps `torch.manual_seed`, optimizers wrap their `step`, `transformers` adds
+        methods to `nn.Module`): those are left alone."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self._changes()
+            found = []
+            for name, module in self.modules.items():
+                now = sys.modules.get(name, _MISSING)
+                if now is _MISSING or (now is not module and not self.trusted(now)):
+                    found.append((sys.modules, name, module, f"sys.modules[{name!r}]"))
+            for owner, label, entries in self.entries:
+                namespace = owner.__dict__
+                for attribute, value in entries.items():
+                    now = namespace.get(attribute, _MISSING)
+                    if now is not value and (now is _MISSING or not self.trusted(now)):
+                        found.append((owner, attribute, value, f"{label}.{attribute} was replaced"))
+                if isinstance(owner, type):
+                    for attribute, now in list(namespace.items()):
+                        if attribute in entries or not _is_code(now) or self.trusted(now):
+                            continue
+                        if _inherited(owner, attribute):
+                            found.append(
+                                (owner, attribute, _MISSING, f"{label}.{attribute} was added")
+                            )
+            return found
 
-    def _changes(self) -> list[str]:
-        found = []
-        moved = [
-            name for name, module in self.modules.items() if sys.modules.get(name) is not module
-        ]
+    def changes(self) -> list[str]:
+        """The patches, in words ("torch.allclose was replaced"); entries of sys.modules are
+        counted in one line."""
+        found = self.differences()
+        moved = [item for item in found if item[0] is sys.modules]
+        words = [item[3] for item in found if item[0] is not sys.modules]
         if moved:
-            roots = sorted({name.split(".")[0] for name in moved})
-            found.append(
-                f"sys.modules: {len(moved)} of its modules ({', '.join(roots)}) replaced or removed"
+            roots = sorted({item[1].split(".")[0] for item in moved})
+            words.insert(
+                0,
+                f"sys.modules: {len(moved)} of its modules ({', '.join(roots)}) replaced or "
+                "removed",
             )
-        for owner, label, entries in self.entries:
-            namespace = owner.__dict__
-            for attribute, value in entries.items():
-                if namespace.get(attribute, _MISSING) is not value:
-                    found.append(f"{label}.{attribute} was replaced")
-            if isinstance(owner, type):
-                for attribute, value in namespace.items():
-                    if attribute not in entries and _is_code(value):
-                        found.append(f"{label}.{attribute} was added")
-        return found
+        return words
 
     def restore(self) -> None:
-        """Put every module, function and class back as it was."""
-        sys.modules.update(self.modules)
-        for owner, _, entries in self.entries:
-            namespace = owner.__dict__
-            for attribute, value in entries.items():
-                if namespace.get(attribute, _MISSING) is not value:
-                    setattr(owner, attribute, value)
-            if isinstance(owner, type):
-                for attribute in [a for a, v in namespace.items() if a not in entries]:
-                    if _is_code(namespace[attribute]):
-                        delattr(owner, attribute)
+        """Undo every patch that `differences` finds."""
+        for owner, attribute, original, _ in self.differences():
+            if owner is sys.modules:
+                sys.modules[attribute] = original
+            elif original is _MISSING:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
+
+    def trusted(self, value) -> bool:
+        """Made by an installed library, the standard library or the course (not the notebook):
+        builtins and C functions, and functions, classes and modules whose file is there."""
+        for _ in range(5):  # functools.partial, decorators, bound methods: look inside
+            inner = getattr(value, "__wrapped__", None) or getattr(value, "__func__", None)
+            inner = inner or (getattr(value, "func", None) if callable(value) else None)
+            if inner is None or inner is value:
+                break
+            value = inner
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            path = code.co_filename
+        elif isinstance(value, types.ModuleType):
+            path = getattr(value, "__file__", None) or ""
+        elif isinstance(value, type):
+            if value.__module__ == "builtins":
+                return True
+            module = sys.modules.get(value.__module__)
+            path = "" if value.__module__ == "__main__" else getattr(module, "__file__", "") or ""
+        else:
+            return True  # builtins and C functions come from Python or an extension module
+        path = os.path.realpath(path) if path and not path.startswith("<") else path
+        return any(path.startswith(root) for root in self.roots)
 
 
 _MISSING = object()
 
 
-def _code_entries(namespace: dict, label: str = "") -> dict:
-    return {
-        name: value
-        for name, value in namespace.items()
-        if _is_code(value) and (label, name) not in KERNEL_SWAPPED
-    }
+def _code_entries(namespace: dict) -> dict:
+    return {name: value for name, value in namespace.items() if _is_code(value)}
+
+
+def _inherited(cls: type, attribute: str) -> bool:
+    """Does a base class other than `object` define `attribute` (so that adding it overrides)?"""
+    return any(attribute in base.__dict__ for base in cls.__mro__[1:] if base is not object)
 
 
 def install(key: str, checks: dict[str, str], namespace: dict):
