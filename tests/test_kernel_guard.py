@@ -96,10 +96,8 @@ def test_libraries_patching_themselves_are_left_alone(snapshot):
     optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     optimizer.step()
     assert snapshot.changes() == []
-    added = torch.nn.Module.__dict__.get("smart_apply")
-    torch.nn.Module.smart_apply = torch.nn.Module.apply  # a library adding a method
+    torch.nn.Module.a_library_method = torch.nn.Module.apply  # a library adding a method
     try:
         assert snapshot.changes() == []
     finally:
-        if added is None:
-            del torch.nn.Module.smart_apply
+        del torch.nn.Module.a_library_method
