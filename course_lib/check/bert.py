@@ -36,6 +36,7 @@ from .framework import (
     run_cases,
     run_module_cases,
     swapped_arguments,
+    with_knobs,
     without_parameters,
 )
 
@@ -754,11 +755,6 @@ def _their_pair(tokenizer, first, second):
 # --- BERT's input embeddings ---------------------------------------------------------------------
 
 
-def _with_knobs(cls: type, **knobs) -> type:
-    """`cls`, a course module written out with knobs (`self.knobs`), with these knobs turned."""
-    return type(cls.__name__, (cls,), {"knobs": knobs})
-
-
 class _EmbeddingsWith(reference.BertEmbeddings):
     """The course's embeddings written out, with one knob turned."""
 
@@ -788,43 +784,43 @@ EMBEDDING_MISTAKES = [
     Mistake(
         "the segment embeddings are missing: add self.segments(segments), which tells sentence "
         "A's tokens from sentence B's",
-        _with_knobs(_EmbeddingsWith, segments="missing"),
+        with_knobs(_EmbeddingsWith, segments="missing"),
     ),
     Mistake(
         "the position embeddings are missing: add self.positions(torch.arange(seq_len)), or the "
         "model cannot tell word order",
-        _with_knobs(_EmbeddingsWith, positions="missing"),
+        with_knobs(_EmbeddingsWith, positions="missing"),
     ),
     Mistake(
         "the LayerNorm after the sum is missing: norm(tokens + segments + positions)",
-        _with_knobs(_EmbeddingsWith, norm=False),
+        with_knobs(_EmbeddingsWith, norm=False),
     ),
     Mistake(
         "positions start at 0: torch.arange(seq_len), not 1 .. seq_len",
-        _with_knobs(_EmbeddingsWith, positions="from 1"),
+        with_knobs(_EmbeddingsWith, positions="from 1"),
     ),
     Mistake(
         "dropout comes last, after the LayerNorm: dropout(norm(sum))",
-        _with_knobs(_EmbeddingsWith, dropout="before norm"),
+        with_knobs(_EmbeddingsWith, dropout="before norm"),
     ),
     Mistake(
         "the dropout is missing: dropout(norm(sum)) (the check compares in training mode too, "
         "with the same random draws)",
-        _with_knobs(_EmbeddingsWith, dropout="missing"),
+        with_knobs(_EmbeddingsWith, dropout="missing"),
     ),
     Mistake(
         "every token gets segment 0's embedding: look up the segments argument, "
         "self.segments(segments)",
-        _with_knobs(_EmbeddingsWith, segments="zeros"),
+        with_knobs(_EmbeddingsWith, segments="zeros"),
     ),
     Mistake(
         "the token embeddings are multiplied by sqrt(hidden): BERT adds them unscaled (the "
         "scaling is the original Transformer's)",
-        _with_knobs(_EmbeddingsWith, scaled=True),
+        with_knobs(_EmbeddingsWith, scaled=True),
     ),
     Mistake(
         "the positions are sinusoidal: BERT learns them, self.positions(torch.arange(seq_len))",
-        _with_knobs(_EmbeddingsWith, positions="sinusoidal"),
+        with_knobs(_EmbeddingsWith, positions="sinusoidal"),
     ),
 ]
 
@@ -1000,7 +996,7 @@ class _HeadsWith(reference.BertForPretraining):
 
 
 def _heads_with(**knobs) -> type:
-    return _with_knobs(_HeadsWith, **knobs)
+    return with_knobs(_HeadsWith, **knobs)
 
 
 HEADS_MISTAKES = [
@@ -1142,7 +1138,7 @@ class _ClassifierWith(reference.BertClassifier):
 
 
 def _classifier_with(**knobs) -> type:
-    return _with_knobs(_ClassifierWith, **knobs)
+    return with_knobs(_ClassifierWith, **knobs)
 
 
 CLASSIFIER_MISTAKES = [

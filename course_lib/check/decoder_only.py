@@ -25,12 +25,8 @@ from .framework import (
     run_cases,
     run_module_cases,
     swapped_submodules,
+    with_knobs,
 )
-
-
-def _with_knobs(cls: type, **knobs) -> type:
-    """`cls`, a course module written out with knobs (`self.knobs`), with these knobs turned."""
-    return type(cls.__name__, (cls,), {"knobs": knobs})
 
 
 def _after_sep(ids, sep_id):
@@ -375,47 +371,47 @@ GPT_BLOCK_MISTAKES = [
     Mistake(
         "there is no causal mask: every position sees the tokens after it, which a language model "
         "must predict. Pass causal_mask(seq_len) to the self-attention",
-        _with_knobs(_BlockWith, mask="none"),
+        with_knobs(_BlockWith, mask="none"),
     ),
     Mistake(
         "the causal mask is transposed: True where the key comes after the query. A position may "
         "attend to itself and the positions before it (the lower triangle)",
-        _with_knobs(_BlockWith, mask="transposed"),
+        with_knobs(_BlockWith, mask="transposed"),
     ),
     Mistake(
         "this is post-norm: a GPT block normalises before each sublayer, x + "
         "dropout(sublayer(norm(x)))",
-        _with_knobs(_BlockWith, post_norm=True),
+        with_knobs(_BlockWith, post_norm=True),
     ),
     Mistake(
         "the residual adds the input x itself, not norm(x): x + dropout(sublayer(norm(x)))",
-        _with_knobs(_BlockWith, normalised_residual=True),
+        with_knobs(_BlockWith, normalised_residual=True),
     ),
     Mistake(
         "dropout is active in evaluation (F.dropout defaults to training=True): use the "
         "nn.Dropout modules dropout1 and dropout2, which model.eval() switches off",
-        _with_knobs(_BlockWith, dropout="functional"),
+        with_knobs(_BlockWith, dropout="functional"),
     ),
     Mistake(
         "the dropout on the sublayers' outputs is missing: x + dropout1(attention(norm1(x))), "
         "then x + dropout2(feed_forward(norm2(x))) (the check compares in training mode too, "
         "with the same random draws)",
-        _with_knobs(_BlockWith, dropout="missing"),
+        with_knobs(_BlockWith, dropout="missing"),
     ),
     Mistake(
         "the feed-forward network has no residual connection: x + dropout2(feed_forward(norm2(x)))",
-        _with_knobs(_BlockWith, no_ff_residual=True),
+        with_knobs(_BlockWith, no_ff_residual=True),
     ),
     Mistake(
         "norm1 is used before both sublayers: each has its own LayerNorm, norm1 before the "
         "attention and norm2 before the feed-forward network",
-        _with_knobs(_BlockWith, one_norm=True),
+        with_knobs(_BlockWith, one_norm=True),
     ),
     *swapped_submodules(reference.GPTBlock, ("norm1", "norm2")),
     Mistake(
         "the feed-forward network uses GELU: the course's GPT block keeps notebook 04's ReLU "
         "(GPT-2 itself uses GELU)",
-        _with_knobs(_BlockWith, gelu=True),
+        with_knobs(_BlockWith, gelu=True),
     ),
 ]
 
@@ -487,7 +483,7 @@ class _ModelWith(reference.DecoderOnlyLM):
 
 
 def _model_with(**knobs) -> type:
-    return _with_knobs(_ModelWith, **knobs)
+    return with_knobs(_ModelWith, **knobs)
 
 
 GPT_MISTAKES = [

@@ -692,6 +692,12 @@ def transposed_arguments(reference: Callable, *names: str) -> list[Mistake]:
     return mistakes
 
 
+def with_knobs(cls: type, **knobs) -> type:
+    """`cls`, a course module written out with knobs (`self.knobs`), with these knobs turned:
+    one wrong implementation of a catalogue."""
+    return type(cls.__name__, (cls,), {"knobs": knobs})
+
+
 def _with_parameters(cls: type, replace: Callable[[torch.nn.Module], dict]) -> type:
     """`cls` whose forward pass runs with some parameters replaced (`replace(module)` gives
     {name: tensor}), through torch.func.functional_call: nothing is changed in place."""
