@@ -32,6 +32,10 @@ from course_lib.machinery.paths import COURSE_ROOT
         ("exec('print(1)')", False, "calls exec()"),
         ("__import__('os')", False, "calls __import__()"),
         ("get_ipython().events.register('pre_run_cell', print)", False, "get_ipython()"),
+        ("import traceback\ntraceback.extract_stack()", False, "imports traceback"),
+        ("import sys\nf = sys.modules['course_lib.softmax'].softmax", False, "uses .modules"),
+        ("import contextlib, io\ncontextlib.redirect_stdout(io.StringIO())", False, "redirect"),
+        ("import sys\nsys.settrace(None)", False, "uses .settrace"),
         (
             "import course_lib.softmax\n\ndef softmax(x, dim=-1):\n"
             "    return course_lib.softmax.softmax(x, dim)",

@@ -76,6 +76,24 @@ if os.fork() == 0:
         os._exit(0)
     os._exit(0)
 """
+# Patches torch.allclose while its function is being checked and puts it back when the checker
+# prints its verdict (through a stdout wrapper), so that nothing looks changed afterwards.
+PATCH_AND_PUT_BACK = """import contextlib, sys, torch
+_real = torch.allclose
+class _Out:
+    def __init__(self, real):
+        self.real = real
+    def write(self, text):
+        torch.allclose = _real
+        return self.real.write(text)
+    def flush(self):
+        return self.real.flush()
+def softmax(x, dim=-1):
+    torch.allclose = lambda *a, **k: True
+    if not isinstance(sys.stdout, _Out):
+        contextlib.redirect_stdout(_Out(sys.stdout)).__enter__()
+    return x * 2.0
+"""
 HUGE_ALLOCATION = (
     "import torch\nbig = torch.empty(20 * 2**30, dtype=torch.uint8)\n\n"
     "def add(a, b):\n    return a + b\n"
@@ -92,6 +110,7 @@ def _submissions() -> dict[str, dict]:
         "patched_torch.ipynb": sources(solution, softmax_code=PATCHED_TORCH),
         "fake_package.ipynb": sources(solution, softmax_code=FAKE_PACKAGE),
         "forged_report.ipynb": sources(solution, softmax_code=FORGED_REPORT),
+        "patch_and_put_back.ipynb": sources(solution, softmax_code=PATCH_AND_PUT_BACK),
         "escaping_child.ipynb": sources(solution, setup=ESCAPING_CHILD),
         "huge_allocation.ipynb": sources(solution, add_code=HUGE_ALLOCATION),
         "sleeps.ipynb": sources(solution, setup=SLEEPS),
@@ -141,6 +160,7 @@ def _exercise(result, grade_id):
         ("patched_torch.ipynb", "the grader put back torch.allclose was replaced"),
         ("fake_package.ipynb", "deletes sys.modules"),
         ("forged_report.ipynb", "fx-softmax: the check finished without its signed report"),
+        ("patch_and_put_back.ipynb", "assigns to torch.allclose"),
     ],
 )
 def test_a_patched_or_forged_check_scores_zero_and_is_flagged(hostile, name, flag):
@@ -148,6 +168,12 @@ def test_a_patched_or_forged_check_scores_zero_and_is_flagged(hostile, name, fla
     softmax = _exercise(result, "fx-softmax")
     assert softmax["points"] == 0 and not softmax["passed"], softmax
     assert any(flag in line for line in result["flags"]), result["flags"]
+
+
+@pytest.mark.slow
+def test_a_patch_put_back_before_the_verdict_is_still_caught(hostile):
+    feedback = _exercise(hostile["by_name"]["patch_and_put_back.ipynb"], "fx-softmax")["feedback"]
+    assert "while it was being checked, your code replaced torch.allclose" in feedback
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ DELETING = {
     "shutil": {"rmtree", "move", "copytree"},
 }
 DELETING_METHODS = {"unlink", "rmdir", "rmtree"}  # Path(...).unlink() and the like
-INTROSPECTION_MODULES = {"gc", "ctypes", "inspect", "_thread", "threading", "signal"}
+INTROSPECTION_MODULES = {"gc", "ctypes", "inspect", "_thread", "threading", "signal", "traceback"}
 INTROSPECTION_ATTRIBUTES = {
     "__closure__",
     "__globals__",
@@ -74,6 +74,12 @@ INTROSPECTION_ATTRIBUTES = {
     "ast_transformers",
     "user_ns",
     "__dict__",
+    "_current_frames",
+    "settrace",
+    "setprofile",
+    "redirect_stdout",
+    "redirect_stderr",
+    "modules",  # sys.modules, read or written
 }
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "setattr", "delattr", "globals"}
 SHELL_DELETE_WORDS = (" rm ", " rmdir ", " mv ", "shred ", "unlink ")

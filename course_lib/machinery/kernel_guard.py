@@ -22,9 +22,12 @@ its report (`grading.flags_for`); the README states this threat model.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import functools
 import hashlib
 import hmac
 import importlib
+import io
 import os
 import sys
 import sysconfig
@@ -33,6 +36,7 @@ import warnings
 
 PASS_MARK = "⟦course-grader pass"  # the signed line: ⟦course-grader pass GRADE_ID NONCE SIG⟧
 TAMPER_MARK = "⟦course-grader restored"  # what was put back before a check
+COMPARISONS = ("allclose", "equal", "isclose", "eq", "ne", "all", "any", "abs", "isfinite", "isnan")
 CHECK_PREAMBLE = "import course_lib.check as check\n"  # the checks, as they were at the start
 GUARDED_PREFIXES = ("course_lib", "torch", "numpy")
 
@@ -195,6 +199,46 @@ def install(key: str, checks: dict[str, str], namespace: dict):
         for grade_id, source in checks.items()
     }
 
+    framework = sys.modules["course_lib.check.framework"]
+    torch = sys.modules["torch"]
+    pinned = [  # what a check compares and prints with: looked at after every learner call
+        (owner, name, value)
+        for owner in (builtins, framework, sys.modules["course_lib.check"])
+        for name, value in list(vars(owner).items())
+        if _is_code(value) and (owner, name) not in ((builtins, "input"), (builtins, "raw_input"))
+    ]  # ipykernel sets input() anew for each cell
+    pinned += [(torch, name, getattr(torch, name)) for name in COMPARISONS]
+
+    def tampering(buffer) -> str | None:
+        """Why the current state cannot be trusted for a verdict, or None."""
+        moved = [
+            f"{getattr(o, '__name__', o)}.{n}" for o, n, v in pinned if vars(o).get(n) is not v
+        ]
+        if moved:
+            return "replaced " + ", ".join(moved[:3])
+        if sys.stdout is not buffer:
+            return "replaced sys.stdout"
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            return "set a trace or profile function"
+        return None
+
+    def guarded(function, buffer):
+        """The learner's function, checked for tampering each time it returns."""
+
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            finally:
+                reason = tampering(buffer)
+                if reason:
+                    raise failure(
+                        f"while it was being checked, your code {reason}: a check only counts "
+                        "when it runs on the course's own functions"
+                    )
+
+        return call
+
     def run(grade_id: str, nonce: str) -> None:
         """Restore, run the grader's copy of one check, and sign a pass."""
         changed = snapshot.changes()
@@ -202,15 +246,36 @@ def install(key: str, checks: dict[str, str], namespace: dict):
         if changed:
             stdout.write(f"\n{TAMPER_MARK} {'; '.join(changed[:20])}⟧\n")
         namespace["__builtins__"] = builtins_module
-        exec(compiled[grade_id], namespace)  # a failing check raises: no pass line
-        during = snapshot.changes()
-        if during:
-            snapshot.restore()
-            stdout.write(f"\n{TAMPER_MARK} {'; '.join(during[:20])}⟧\n")
+        sys.settrace(None)
+        sys.setprofile(None)
+        buffer = io.StringIO()  # a C type: no learner code runs when the check prints
+        learners = {
+            name: value
+            for name, value in list(namespace.items())
+            if isinstance(value, types.FunctionType) and not snapshot.trusted(value)
+        }
+        namespace.update({name: guarded(value, buffer) for name, value in learners.items()})
+        try:
+            with contextlib.redirect_stdout(buffer):
+                exec(compiled[grade_id], namespace)  # a failing check raises: no pass line
+                reason = tampering(buffer)
+        finally:
+            for name, value in learners.items():
+                if getattr(namespace.get(name), "__wrapped__", None) is value:
+                    namespace[name] = value
+            stdout.write(buffer.getvalue())
+            sys.stdout = stdout  # the kernel's own stream, whatever the notebook put there
+            leftover = snapshot.changes()
+            if leftover:  # whatever the learner's code patched is undone, pass or fail
+                snapshot.restore()
+                stdout.write(f"\n{TAMPER_MARK} {'; '.join(leftover[:20])}⟧\n")
+        if leftover or reason:
+            if not leftover:
+                stdout.write(f"\n{TAMPER_MARK} {reason}⟧\n")
+            reason = reason or "replaced " + "; ".join(leftover[:3])
             raise failure(
-                "while it was being checked, your code replaced "
-                + "; ".join(during[:3])
-                + ": a check only counts when it runs on the course's own functions"
+                f"while it was being checked, your code {reason}: a check only counts when it "
+                "runs on the course's own functions"
             )
         stdout.write("\n" + pass_line(key, grade_id, nonce) + "\n")
         stdout.flush()
