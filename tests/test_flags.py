@@ -33,7 +33,7 @@ from course_lib.machinery.paths import COURSE_ROOT
         ("__import__('os')", False, "calls __import__()"),
         ("get_ipython().events.register('pre_run_cell', print)", False, "get_ipython()"),
         ("import traceback\ntraceback.extract_stack()", False, "imports traceback"),
-        ("import sys\nf = sys.modules['course_lib.softmax'].softmax", False, "uses .modules"),
+        ("import sys\nf = sys.modules['course_lib.softmax'].softmax", False, "uses sys.modules"),
         ("import contextlib, io\ncontextlib.redirect_stdout(io.StringIO())", False, "redirect"),
         ("import sys\nsys.settrace(None)", False, "uses .settrace"),
         (
@@ -67,6 +67,7 @@ def test_each_sign_is_flagged_with_its_cell(code, exercise, expected):
     [
         "import torch\nx = torch.zeros(3)\nx[0] = 1.0",  # a tensor, not the torch module
         "import torch.nn as nn\nlayer = nn.Linear(2, 2)\nlayer.weight.data.zero_()",
+        "import torch.nn as nn\nlayers = list(nn.Sequential(nn.ReLU()).modules())",
         "def softmax(x, dim=-1):\n    return softmax(x - 1, dim)",  # its own name, recursive
         "from course_lib.multi_head_attention import MultiHeadAttention\n\n"
         "class EncoderLayer:\n    attention = MultiHeadAttention",  # using an earlier model

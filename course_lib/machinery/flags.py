@@ -79,7 +79,6 @@ INTROSPECTION_ATTRIBUTES = {
     "setprofile",
     "redirect_stdout",
     "redirect_stderr",
-    "modules",  # sys.modules, read or written
 }
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "setattr", "delattr", "globals"}
 SHELL_DELETE_WORDS = (" rm ", " rmdir ", " mv ", "shred ", "unlink ")
@@ -225,6 +224,8 @@ def _signs(tree: ast.AST, aliases: dict[str, str], cell: Cell) -> list[str]:
                     signs.append(f"imports {name} (loads modules at run time)")
         elif isinstance(node, ast.Attribute) and node.attr in INTROSPECTION_ATTRIBUTES:
             signs.append(f"uses .{node.attr} (reaches into the interpreter)")
+        elif isinstance(node, ast.Attribute) and _dotted(node, aliases) == "sys.modules":
+            signs.append("uses sys.modules (reaches into the interpreter)")
         elif isinstance(node, ast.Call):
             signs += _call_signs(node, aliases, cell, defined)
         elif isinstance(node, ast.ClassDef) and cell.exercise:
